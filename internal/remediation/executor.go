@@ -1,0 +1,51 @@
+package remediation
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Result is what an executor decided for one item. Status is one of
+// succeeded, skipped or failed. A failed Result is a permanent, explained
+// refusal (e.g. a protected identity); Graph errors are returned as errors
+// instead and classified by the worker.
+type Result struct {
+	Status     ItemStatus
+	Detail     string
+	Error      *ItemError
+	ObjectID   string
+	PriorState json.RawMessage
+	Results    json.RawMessage
+}
+
+// Exec is everything an executor gets for one item.
+type Exec struct {
+	Dir    Directory
+	Tenant *Tenant
+	Job    *Job
+	// Item as stored when the attempt started; Item.PriorState holds what
+	// an earlier (crashed or retried) attempt saved with SavePriorState.
+	Item *Item
+	// SavePriorState durably records the state an executor is about to
+	// change, before it writes to Graph, so that a crash after the write
+	// still leaves what undo needs. Required before every write.
+	SavePriorState func(ctx context.Context, prior json.RawMessage) error
+}
+
+// Executor runs one action for one item. Implementations live one per file
+// in internal/actions. Execute must be idempotent: it may run again after a
+// crash or a retry, and must then not change anything twice.
+type Executor interface {
+	Action() Action
+	Execute(ctx context.Context, x *Exec) (Result, error)
+}
+
+// Dispatcher starts the background work of a job (the fan-out of one task
+// per identity). Implemented by internal/queue on asynq.
+type Dispatcher interface {
+	// StartFanout enqueues the job's fan-out task. Calling it again for the
+	// same job is harmless.
+	StartFanout(ctx context.Context, jobID string, priority string) error
+	// Ping checks that the queue (Redis) is reachable.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,70 @@
+package remediation
+
+import "context"
+
+// Store is the history store, the system of record for tenants, jobs,
+// items, their Graph call logs and the per-identity outcome history.
+// Implemented by internal/history on PostgreSQL and SQLite.
+//
+// Methods return *Error values with ENOTFOUND / ECONFLICT where stated;
+// anything else is an infrastructure error.
+type Store interface {
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+
+	// CreateTenant inserts t. ECONFLICT if the tenant id exists.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// UpdateTenant replaces the mutable fields of an existing tenant
+	// (display name, client id, secret, cloud, endpoints). ENOTFOUND.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// GetTenant returns one tenant. ENOTFOUND.
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	// ListTenants returns all tenants ordered by id.
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+
+	// CreateJob inserts job (ID, CreatedAt and all request fields set by the
+	// caller; Status queued) and one pending item per identity, with seq
+	// 0..len-1, in one transaction. Total is len(identities).
+	// With a non-empty IdempotencyKey: if a job with the same tenant and key
+	// exists and its RequestHash equals job.RequestHash, that job is returned
+	// with created=false and nothing is written; a different hash → ECONFLICT.
+	// Unknown tenant → ENOTFOUND.
+	CreateJob(ctx context.Context, job *Job, identities []string) (stored *Job, created bool, err error)
+	// GetJob returns a job with its Counts. ENOTFOUND. It must not count
+	// over the job's items (counts are maintained incrementally).
+	GetJob(ctx context.Context, id string) (*Job, error)
+	// ListJobs returns jobs newest first and an opaque cursor for the next
+	// page ("" when there is none). Stable under inserts.
+	ListJobs(ctx context.Context, f JobFilter) ([]*Job, string, error)
+	// ListItems returns a job's items in seq order, paged by cursor.
+	ListItems(ctx context.Context, jobID string, f ItemFilter) ([]*Item, string, error)
+	// GetItem returns one item by identity (as stored, normalized) and its
+	// call log. ENOTFOUND.
+	GetItem(ctx context.Context, jobID, identity string) (*Item, []Call, error)
+	// GetItemBySeq returns one item by seq. ENOTFOUND.
+	GetItemBySeq(ctx context.Context, jobID string, seq int) (*Item, error)
+	// ItemsFrom returns up to limit items with seq >= from, in seq order
+	// (used by the fan-out).
+	ItemsFrom(ctx context.Context, jobID string, from, limit int) ([]*Item, error)
+	// History returns terminal outcomes, newest first, paged by cursor.
+	History(ctx context.Context, f HistoryFilter) ([]*Outcome, string, error)
+
+	// AdvanceFanout records that items with seq < next were enqueued.
+	// It never moves the cursor backwards.
+	AdvanceFanout(ctx context.Context, jobID string, next int) error
+	// JobsNeedingFanout returns ids of jobs whose fan-out is not finished
+	// and that are not canceled, oldest first.
+	JobsNeedingFanout(ctx context.Context, limit int) ([]string, error)
+
+	// TransitionItem applies tr if the item's current status is one of
+	// tr.From (compare-and-set). It returns the updated item and whether
+	// the transition happened. In the same transaction it keeps the job's
+	// counts, sets the job running (and started_at) on the first item that
+	// runs, records an Outcome when the item becomes terminal, and completes
+	// the job (completed, or canceled if a cancel was requested; finished_at)
+	// when no item is left non-terminal. ENOTFOUND for an unknown item.
+	TransitionItem(ctx context.Context, tr Transition) (*Item, bool, error)
+	// AppendCalls adds Graph calls to an item's attempt log.
+	AppendCalls(ctx context.Context, jobID string, seq int, calls []Call) error
+}
