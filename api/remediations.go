@@ -1,0 +1,292 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/entraremediator/remediator/internal/remediation"
+)
+
+// Limits and constants of remediation requests.
+const (
+	maxReason         = 1000     // characters
+	maxContextBytes   = 16 << 10 // compact JSON bytes
+	maxParamsBytes    = 64 << 10 // compact JSON bytes
+	maxIdempotencyKey = 255      // bytes
+	maxActor          = 320      // characters
+	urgentMaxItems    = 10       // jobs this small are "urgent"
+	dispatchTimeout   = 5 * time.Second
+)
+
+// Priorities handed to the Dispatcher.
+const (
+	priorityUrgent = "urgent"
+	priorityBulk   = "bulk"
+)
+
+// Request headers of POST /v1/tenants/{tenant_id}/remediations.
+const (
+	headerIdempotencyKey     = "Idempotency-Key"
+	headerIdempotentReplayed = "Idempotent-Replayed"
+	headerActor              = "X-Actor"
+)
+
+// remediationCreateRequest is the body of POST /v1/tenants/{id}/remediations.
+type remediationCreateRequest struct {
+	Action     string          `json:"action"`
+	Identities []string        `json:"identities"`
+	Reason     string          `json:"reason"`
+	Context    json.RawMessage `json:"context"`
+	Parameters json.RawMessage `json:"parameters"`
+	DryRun     bool            `json:"dry_run"`
+}
+
+// jobResponse is a job as the API shows it.
+type jobResponse struct {
+	ID               string                         `json:"id"`
+	TenantID         string                         `json:"tenant_id"`
+	Action           remediation.Action             `json:"action"`
+	Status           remediation.JobStatus          `json:"status"`
+	Total            int                            `json:"total"`
+	DuplicatesMerged int                            `json:"duplicates_merged"`
+	Counts           map[remediation.ItemStatus]int `json:"counts"`
+	Reason           string                         `json:"reason"`
+	Actor            string                         `json:"actor"`
+	RequestedBy      string                         `json:"requested_by"`
+	Context          json.RawMessage                `json:"context"`
+	Parameters       json.RawMessage                `json:"parameters"`
+	DryRun           bool                           `json:"dry_run"`
+	Priority         string                         `json:"priority"`
+	CreatedAt        time.Time                      `json:"created_at"`
+	StartedAt        *time.Time                     `json:"started_at"`
+	FinishedAt       *time.Time                     `json:"finished_at"`
+}
+
+func toJobResponse(j *remediation.Job) jobResponse {
+	counts := make(map[remediation.ItemStatus]int, len(remediation.ItemStatuses))
+	for _, st := range remediation.ItemStatuses {
+		counts[st] = j.Counts[st]
+	}
+	return jobResponse{
+		ID: j.ID, TenantID: j.TenantID, Action: j.Action, Status: j.Status,
+		Total: j.Total, DuplicatesMerged: j.Duplicates, Counts: counts,
+		Reason: j.Reason, Actor: j.Actor, RequestedBy: j.RequestedBy,
+		Context: nullIfEmpty(j.Context), Parameters: nullIfEmpty(j.Params),
+		DryRun: j.DryRun, Priority: j.Priority,
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
+	}
+}
+
+func nullIfEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
+}
+
+// jobListResponse is the body of GET /v1/remediations.
+type jobListResponse struct {
+	Remediations []jobResponse `json:"remediations"`
+	NextCursor   string        `json:"next_cursor"`
+}
+
+// handleRemediationCreate validates a remediation request, stores the job
+// and its items, then starts the fan-out. It writes nothing unless the
+// whole request is valid, and never waits for per-identity work.
+func (s *Server) handleRemediationCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	tenantID, err := tenantIDParam(c)
+	if err != nil {
+		return err
+	}
+	key, actor, err := remediationHeaders(c.Request().Header)
+	if err != nil {
+		return err
+	}
+	var req remediationCreateRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	v, err := s.validateRemediation(&req)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cfg.Store.GetTenant(ctx, tenantID); err != nil {
+		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+			return remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", tenantID)
+		}
+		return fmt.Errorf("get tenant %s: %w", tenantID, err)
+	}
+
+	priority := priorityBulk
+	if len(v.identities) <= urgentMaxItems {
+		priority = priorityUrgent
+	}
+	job := &remediation.Job{
+		ID:             s.cfg.NewID(),
+		TenantID:       tenantID,
+		Action:         v.action,
+		Status:         remediation.JobQueued,
+		Total:          len(v.identities),
+		Duplicates:     v.duplicates,
+		Reason:         v.reason,
+		RequestedBy:    requestedBy,
+		Actor:          actor,
+		Context:        v.context,
+		Params:         v.params,
+		DryRun:         req.DryRun,
+		Priority:       priority,
+		IdempotencyKey: key,
+		RequestHash:    v.hash,
+		CreatedAt:      s.cfg.Now().UTC(),
+	}
+	stored, created, err := s.cfg.Store.CreateJob(ctx, job, v.identities)
+	switch remediation.ErrorCode(err) {
+	case "":
+	case remediation.ECONFLICT:
+		return &remediation.Error{
+			Code:    remediation.ECONFLICT,
+			Message: "This Idempotency-Key was already used with a different request.",
+			Details: map[string]any{"idempotency_key": key},
+		}
+	case remediation.ENOTFOUND:
+		return remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", tenantID)
+	default:
+		return fmt.Errorf("create job for tenant %s: %w", tenantID, err)
+	}
+
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/remediations/"+stored.ID)
+	if !created {
+		c.Response().Header().Set(headerIdempotentReplayed, "true")
+		return c.JSON(http.StatusOK, toJobResponse(stored))
+	}
+	s.startFanout(ctx, stored.ID, priority)
+	return c.JSON(http.StatusAccepted, toJobResponse(stored))
+}
+
+// startFanout hands the job to the queue. A failure is only logged: the job
+// is stored, and the reconciler enqueues jobs whose fan-out never started.
+func (s *Server) startFanout(ctx context.Context, jobID, priority string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
+	defer cancel()
+	if err := s.cfg.Dispatcher.StartFanout(ctx, jobID, priority); err != nil {
+		s.log.WarnContext(ctx, "api: fan-out not started; the reconciler will enqueue the job",
+			slog.String("job_id", jobID), slog.Any("err", err))
+	}
+}
+
+// remediationHeaders validates Idempotency-Key and X-Actor.
+func remediationHeaders(h http.Header) (key, actor string, err error) {
+	key = h.Get(headerIdempotencyKey)
+	if len(key) > maxIdempotencyKey || !printableASCII(key) {
+		return "", "", invalid(map[string]any{"header": headerIdempotencyKey},
+			"Idempotency-Key must be at most %d printable ASCII characters.", maxIdempotencyKey)
+	}
+	actor = strings.TrimSpace(h.Get(headerActor))
+	if utf8.RuneCountInString(actor) > maxActor || hasControl(actor) || !utf8.ValidString(actor) {
+		return "", "", invalid(map[string]any{"header": headerActor},
+			"X-Actor must be at most %d printable characters.", maxActor)
+	}
+	return key, actor, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// handleRemediationGet returns one job with its counts.
+func (s *Server) handleRemediationGet(c echo.Context) error {
+	j, err := s.getJob(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toJobResponse(j))
+}
+
+// getJob loads a job, with a caller-facing ENOTFOUND.
+func (s *Server) getJob(ctx context.Context, id string) (*remediation.Job, error) {
+	notFound := remediation.Errorf(remediation.ENOTFOUND, "Remediation %s does not exist.", truncate(id, 80))
+	if id == "" || len(id) > 128 {
+		return nil, notFound
+	}
+	j, err := s.cfg.Store.GetJob(ctx, id)
+	if err != nil {
+		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+			return nil, notFound
+		}
+		return nil, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// handleRemediationList lists jobs, newest first.
+func (s *Server) handleRemediationList(c echo.Context) error {
+	q, err := parseQuery(c, "tenant_id", "action", "status", "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	f := remediation.JobFilter{}
+	if f.TenantID, err = q.tenantID("tenant_id"); err != nil {
+		return err
+	}
+	if f.Action, err = q.action("action"); err != nil {
+		return err
+	}
+	if st := q.get("status"); st != "" {
+		switch f.Status = remediation.JobStatus(st); f.Status {
+		case remediation.JobQueued, remediation.JobRunning, remediation.JobCompleted, remediation.JobCanceled:
+		default:
+			return invalid(map[string]any{"parameter": "status", "valid": []remediation.JobStatus{
+				remediation.JobQueued, remediation.JobRunning, remediation.JobCompleted, remediation.JobCanceled}},
+				"Unknown remediation status %q.", truncate(st, 40))
+		}
+	}
+	if f.Limit, err = q.limit(); err != nil {
+		return err
+	}
+	if f.Cursor, err = q.cursor(); err != nil {
+		return err
+	}
+	jobs, next, err := s.cfg.Store.ListJobs(c.Request().Context(), f)
+	if err != nil {
+		return storeListError("list jobs", err)
+	}
+	resp := jobListResponse{Remediations: make([]jobResponse, 0, len(jobs)), NextCursor: next}
+	for _, j := range jobs {
+		resp.Remediations = append(resp.Remediations, toJobResponse(j))
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// hashRequest is the RequestHash of a validated request: sha256 over the
+// canonical JSON of the fields that define the job.
+func hashRequest(action remediation.Action, identities []string, reason string, ctxJSON, params json.RawMessage, dryRun bool) (string, error) {
+	b, err := json.Marshal(struct {
+		Action     remediation.Action `json:"action"`
+		Identities []string           `json:"identities"`
+		Reason     string             `json:"reason"`
+		Context    json.RawMessage    `json:"context"`
+		Parameters json.RawMessage    `json:"parameters"`
+		DryRun     bool               `json:"dry_run"`
+	}{action, identities, reason, nullIfEmpty(ctxJSON), nullIfEmpty(params), dryRun})
+	if err != nil {
+		return "", fmt.Errorf("hash request: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

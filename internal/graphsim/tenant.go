@@ -1,0 +1,206 @@
+package graphsim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TenantSpec describes a tenant and its single app registration.
+type TenantSpec struct {
+	ID           string // tenant id (GUID); random when empty
+	ClientID     string // app (client) id; random when empty
+	ClientSecret string // app secret; random when empty
+	// AppHasPrivilegedRole reports whether the app's service principal holds
+	// a privileged Entra role (Privileged Authentication Administrator or
+	// Global Administrator). Without it, sensitive changes to users holding
+	// an admin role get 403 Authorization_RequestDenied.
+	AppHasPrivilegedRole bool
+	// Domain is the tenant's initial domain, e.g. "contoso.onmicrosoft.com";
+	// derived from the id when empty. The token endpoint accepts it in place
+	// of the id.
+	Domain string
+}
+
+// Tenant is one simulated directory. Its methods are safe for concurrent use.
+type Tenant struct {
+	id, clientID, secret, domain string
+
+	mu         sync.Mutex
+	privileged bool
+	users      map[string]*user // by lower-case id
+	byUPN      map[string]*user // by lower-case UPN
+}
+
+func newTenant(spec TenantSpec) *Tenant {
+	t := &Tenant{
+		id:         strings.ToLower(spec.ID),
+		clientID:   strings.ToLower(spec.ClientID),
+		secret:     spec.ClientSecret,
+		domain:     strings.ToLower(spec.Domain),
+		privileged: spec.AppHasPrivilegedRole,
+		users:      make(map[string]*user),
+		byUPN:      make(map[string]*user),
+	}
+	if t.id == "" {
+		t.id = uuid.NewString()
+	}
+	if t.clientID == "" {
+		t.clientID = uuid.NewString()
+	}
+	if t.secret == "" {
+		b := make([]byte, 30)
+		_, _ = rand.Read(b)
+		t.secret = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if t.domain == "" {
+		t.domain = "tenant" + strings.ReplaceAll(t.id, "-", "")[:8] + ".onmicrosoft.com"
+	}
+	return t
+}
+
+// ID returns the tenant id.
+func (t *Tenant) ID() string { return t.id }
+
+// ClientID returns the app registration's client id.
+func (t *Tenant) ClientID() string { return t.clientID }
+
+// ClientSecret returns the app registration's secret (for test wiring only;
+// never log it).
+func (t *Tenant) ClientSecret() string { return t.secret }
+
+// Domain returns the tenant's initial domain.
+func (t *Tenant) Domain() string { return t.domain }
+
+// SetAppHasPrivilegedRole grants or withdraws the app's privileged role.
+func (t *Tenant) SetAppHasPrivilegedRole(v bool) {
+	t.mu.Lock()
+	t.privileged = v
+	t.mu.Unlock()
+}
+
+// UserSpec describes a user to add. Note that the zero AccountEnabled means
+// a disabled account.
+type UserSpec struct {
+	ID                    string // object id (GUID); random when empty
+	UserPrincipalName     string // required in practice; derived from the id when empty
+	DisplayName           string // derived from the UPN when empty
+	UserType              string // "Member" (default) or "Guest"
+	AccountEnabled        bool
+	OnPremisesSyncEnabled bool
+	// Roles are the directory role template ids the user holds, e.g.
+	// RoleGlobalAdministrator.
+	Roles []string
+
+	GivenName, Surname, JobTitle, Department, Mail, MobilePhone string
+	OfficeLocation, PreferredLanguage, UsageLocation            string
+	BusinessPhones                                              []string
+}
+
+// UserState is a snapshot of a simulated user.
+type UserState struct {
+	ID                    string
+	UserPrincipalName     string
+	DisplayName           string
+	UserType              string
+	Mail                  string
+	AccountEnabled        bool
+	OnPremisesSyncEnabled bool
+	Roles                 []string
+	CreatedAt             time.Time
+	// RevokedCount counts revokeSignInSessions calls; LastRevokedAt is the
+	// time of the last one (zero if none).
+	RevokedCount  int
+	LastRevokedAt time.Time
+	// PatchCount counts successful PATCH requests.
+	PatchCount int
+}
+
+// IsGuest reports whether the user is a guest (userType Guest).
+func (u UserState) IsGuest() bool { return u.UserType == "Guest" }
+
+// AddUser adds (or replaces, by id) a user and returns its state.
+func (t *Tenant) AddUser(spec UserSpec) UserState {
+	u := newUser(spec, t.domain)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := t.users[u.id]; old != nil {
+		delete(t.byUPN, strings.ToLower(old.upn))
+	}
+	t.users[u.id] = u
+	t.byUPN[strings.ToLower(u.upn)] = u
+	return u.state()
+}
+
+// User returns the user with the given object id or user principal name
+// (case-insensitive).
+func (t *Tenant) User(idOrUPN string) (UserState, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := t.lookupLocked(idOrUPN)
+	if u == nil {
+		return UserState{}, false
+	}
+	return u.state(), true
+}
+
+// Users returns all users ordered by user principal name.
+func (t *Tenant) Users() []UserState {
+	t.mu.Lock()
+	out := make([]UserState, 0, len(t.users))
+	for _, u := range t.users {
+		out = append(out, u.state())
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].UserPrincipalName < out[j].UserPrincipalName })
+	return out
+}
+
+// lookupLocked finds a user by id or UPN; t.mu must be held.
+func (t *Tenant) lookupLocked(idOrUPN string) *user {
+	k := strings.ToLower(idOrUPN)
+	if u := t.users[k]; u != nil {
+		return u
+	}
+	return t.byUPN[k]
+}
+
+// Privileged directory role template ids. For built-in roles the role
+// definition id equals the template id.
+const (
+	RoleGlobalAdministrator                   = "62e90394-69f5-4237-9190-012177145e10"
+	RolePrivilegedRoleAdministrator           = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+	RolePrivilegedAuthenticationAdministrator = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
+	RoleUserAdministrator                     = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+	RoleSecurityAdministrator                 = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+	RoleHelpdeskAdministrator                 = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+	RoleAuthenticationAdministrator           = "c4e39bd9-1100-46d3-8c65-fb160da0071f"
+	RoleExchangeAdministrator                 = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+	RoleSharePointAdministrator               = "f28a1f50-f6e7-4571-818b-6a12f2af6b6c"
+	RoleApplicationAdministrator              = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+	RoleCloudApplicationAdministrator         = "158c047a-c907-4556-b7ef-446551a6b5f7"
+	RoleConditionalAccessAdministrator        = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9"
+	RoleIntuneAdministrator                   = "3a2c62db-5318-420d-8d74-23affee5d9d5"
+	RoleGlobalReader                          = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+)
+
+// privilegedRoles are the roles whose holders only an app with a privileged
+// role may disable or change sensitive properties of.
+var privilegedRoles = map[string]bool{
+	RoleGlobalAdministrator: true, RolePrivilegedRoleAdministrator: true,
+	RolePrivilegedAuthenticationAdministrator: true, RoleUserAdministrator: true,
+	RoleSecurityAdministrator: true, RoleHelpdeskAdministrator: true,
+	RoleAuthenticationAdministrator: true, RoleExchangeAdministrator: true,
+	RoleSharePointAdministrator: true, RoleApplicationAdministrator: true,
+	RoleCloudApplicationAdministrator: true, RoleConditionalAccessAdministrator: true,
+	RoleIntuneAdministrator: true, RoleGlobalReader: true,
+}
+
+// IsPrivilegedRole reports whether holders of the role template id are
+// protected from sensitive changes by apps without a privileged role.
+func IsPrivilegedRole(templateID string) bool { return privilegedRoles[strings.ToLower(templateID)] }
