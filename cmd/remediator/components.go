@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/entraremediator/remediator/api"
+	"github.com/entraremediator/remediator/internal/actions"
+	"github.com/entraremediator/remediator/internal/graph"
+	"github.com/entraremediator/remediator/internal/history"
+	"github.com/entraremediator/remediator/internal/queue"
+	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/secrets"
+	"github.com/entraremediator/remediator/worker"
+)
+
+// openStore opens the history store: DATABASE_URL, else SQLite in DataDir.
+func openStore(ctx context.Context, cfg Config) (*history.Store, error) {
+	url := cfg.DatabaseURL
+	if url == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
+		url = "sqlite:" + filepath.Join(cfg.DataDir, "history.db")
+	}
+	return history.Open(ctx, url)
+}
+
+// redisOpt parses REMEDIATOR_REDIS_URL (redis://, rediss://, unix://path,
+// redis-sentinel://, as asynq.ParseRedisURI accepts).
+func redisOpt(raw string) (asynq.RedisConnOpt, error) {
+	if raw == "" {
+		return nil, errors.New("REMEDIATOR_REDIS_URL is required")
+	}
+	if p, ok := strings.CutPrefix(raw, "unix://"); ok {
+		return asynq.RedisClientOpt{Network: "unix", Addr: p}, nil
+	}
+	opt, err := asynq.ParseRedisURI(raw)
+	if err != nil {
+		return nil, errors.New("REMEDIATOR_REDIS_URL: not a valid Redis URL")
+	}
+	return opt, nil
+}
+
+// secretBox builds the AES-GCM box from the configured keys; with
+// generate, a missing key is created in DataDir/encryption.key (embedded
+// default only).
+func secretBox(cfg Config, generate bool) (*secrets.Box, error) {
+	raw := cfg.EncryptionKeys
+	if raw == "" && cfg.EncryptionKeyFile != "" {
+		b, err := os.ReadFile(cfg.EncryptionKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("REMEDIATOR_ENCRYPTION_KEY_FILE: %w", err)
+		}
+		raw = string(b)
+	}
+	if raw == "" && generate {
+		path := filepath.Join(cfg.DataDir, "encryption.key")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+			b = []byte(hex.EncodeToString(secrets.NewKey()) + "\n")
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		raw = string(b)
+	}
+	if raw == "" {
+		return nil, errors.New("REMEDIATOR_ENCRYPTION_KEYS or REMEDIATOR_ENCRYPTION_KEY_FILE is required")
+	}
+	keys, err := secrets.ParseKeys(raw)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.NewBox(keys...)
+}
+
+// extraCAs reads REMEDIATOR_EXTRA_CA_FILE.
+func extraCAs(cfg Config) ([]byte, error) {
+	if cfg.ExtraCAFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(cfg.ExtraCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("REMEDIATOR_EXTRA_CA_FILE: %w", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return nil, errors.New("REMEDIATOR_EXTRA_CA_FILE: no PEM certificate found")
+	}
+	return b, nil
+}
+
+// executors lists the actions this build runs.
+func executors() []remediation.Executor { return actions.All() }
+
+func available(ex []remediation.Executor) []remediation.Action {
+	var out []remediation.Action
+	for _, e := range ex {
+		out = append(out, e.Action())
+	}
+	return out
+}
+
+// newAPI builds the HTTP API.
+func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediation.SecretBox, log *slog.Logger) *api.Server {
+	return api.New(api.Config{
+		Store:                store,
+		Dispatcher:           q,
+		Box:                  box,
+		APIKey:               cfg.APIKey,
+		MaxIdentities:        cfg.MaxIdentities,
+		MaxBodyBytes:         cfg.MaxBodyBytes,
+		AllowCustomEndpoints: cfg.AllowCustomEndpoints,
+		Available:            available(executors()),
+		Logger:               log,
+	})
+}
+
+// newWorker builds the asynq worker.
+func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *queue.Client, dirs remediation.Directories, log *slog.Logger) (*worker.Worker, error) {
+	return worker.New(worker.Config{
+		Redis:             ropt,
+		Store:             store,
+		Directories:       dirs,
+		Executors:         executors(),
+		Queue:             q,
+		Concurrency:       cfg.WorkerConcurrency,
+		ReconcileInterval: cfg.ReconcileInterval,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+		Logger:            log,
+	})
+}
+
+// newConnector builds the Graph connector.
+// moreCAs (PEM) are trusted on top of the system pool and the extra CA file.
+func newConnector(cfg Config, box remediation.SecretBox, roots *x509.CertPool, moreCAs []byte, log *slog.Logger) (*graph.Connector, error) {
+	extra, err := extraCAs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	extra = append(extra, moreCAs...)
+	return graph.NewConnector(graph.Options{Box: box, RootCAs: roots, ExtraCAs: extra, Timeout: cfg.GraphTimeout, Logger: log}), nil
+}
+
+func newQueue(cfg Config, ropt asynq.RedisConnOpt) *queue.Client {
+	return queue.NewClient(ropt, queue.Options{MaxRetry: cfg.MaxRetry})
+}

@@ -1,0 +1,70 @@
+// Command remediator is Entra Remediator: one binary whose subcommand
+// picks the role (run, api, worker, simulator, migrate, env).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: remediator <command>
+
+commands:
+  run        all-in-one with embedded defaults (API + worker + miniredis + SQLite + Graph simulator)
+  api        the HTTP API (production; any number of replicas)
+  worker     the asynq worker (production; any number of replicas)
+  simulator  the Graph simulator with its demo tenant
+  migrate    apply the history store's migrations and exit
+  env        print the effective configuration (secrets redacted) and the variables
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "remediator:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage is returned for a missing or unknown command.
+var errUsage = errors.New("unknown command (see usage)")
+
+// Main runs one subcommand until ctx is done (a seam for end-to-end tests).
+func Main(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(out, usage)
+		return errUsage
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "run":
+		return runAllInOne(ctx, cfg, out)
+	case "api":
+		return runAPI(ctx, cfg)
+	case "worker":
+		return runWorker(ctx, cfg)
+	case "simulator":
+		return runSimulator(ctx, cfg, args[1:], getenv, out)
+	case "migrate":
+		return runMigrate(ctx, cfg, out)
+	case "env":
+		fmt.Fprintln(out, cfg.Dump(getenv))
+		fmt.Fprintln(out)
+		fmt.Fprint(out, envTable())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(out, usage)
+		return nil
+	}
+	fmt.Fprint(out, usage)
+	return fmt.Errorf("%q: %w", args[0], errUsage)
+}

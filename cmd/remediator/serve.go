@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// runAPI serves the HTTP API until ctx is done, then drains.
+func runAPI(ctx context.Context, cfg Config) error {
+	log := cfg.Logger()
+	if cfg.APIKey == "" {
+		return errors.New("REMEDIATOR_API_KEY is required")
+	}
+	ropt, err := redisOpt(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	box, err := secretBox(cfg, false)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	q := newQueue(cfg, ropt)
+	defer q.Close()
+	srv := newAPI(cfg, store, q, box, log)
+	if err := srv.Start(cfg.HTTPAddr); err != nil {
+		return err
+	}
+	log.Info("api listening", slog.String("addr", srv.Addr()))
+	<-ctx.Done()
+	return shutdownAPI(srv, cfg)
+}
+
+// runWorker runs the asynq worker until ctx is done, then hands back or
+// finishes in-flight tasks within the shutdown timeout.
+func runWorker(ctx context.Context, cfg Config) error {
+	log := cfg.Logger()
+	ropt, err := redisOpt(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	box, err := secretBox(cfg, false)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	q := newQueue(cfg, ropt)
+	defer q.Close()
+	dirs, err := newConnector(cfg, box, nil, nil, log)
+	if err != nil {
+		return err
+	}
+	w, err := newWorker(cfg, ropt, store, q, dirs, log)
+	if err != nil {
+		return err
+	}
+	log.Info("worker started", slog.Int("concurrency", cfg.WorkerConcurrency))
+	return w.Run(ctx)
+}
+
+type shutdowner interface {
+	Shutdown(ctx context.Context) error
+}
+
+func shutdownAPI(srv shutdowner, cfg Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("api shutdown: %w", err)
+	}
+	return nil
+}
