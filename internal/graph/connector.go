@@ -1,0 +1,204 @@
+package graph
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	azauth "github.com/microsoft/kiota-authentication-azure-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+
+	"github.com/entraremediator/remediator/internal/remediation"
+)
+
+// DefaultTimeout bounds one Graph call (token acquisition included) when
+// Options.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Options configure a Connector.
+type Options struct {
+	// Box opens the tenants' sealed client secrets. Required.
+	Box remediation.SecretBox
+	// RootCAs are the certificate authorities trusted for Graph and the
+	// authority. Nil means the system pool (x509.SystemCertPool, which
+	// honours SSL_CERT_FILE and SSL_CERT_DIR).
+	RootCAs *x509.CertPool
+	// ExtraCAs are PEM certificates trusted in addition to RootCAs.
+	ExtraCAs []byte
+	// Timeout bounds each call; DefaultTimeout when zero.
+	Timeout time.Duration
+	// Logger receives one record per Graph call; nothing is logged when nil.
+	Logger *slog.Logger
+}
+
+// Connector implements remediation.Directories: it gives the Directory of a
+// tenant, with one cached credential and Graph client per tenant. It is
+// safe for concurrent use.
+type Connector struct {
+	box       remediation.SecretBox
+	timeout   time.Duration
+	log       *slog.Logger
+	initErr   error
+	authHTTP  *http.Client
+	graphHTTP *http.Client
+
+	mu   sync.Mutex
+	dirs map[string]*directory
+}
+
+var _ remediation.Directories = (*Connector)(nil)
+
+// NewConnector returns a Connector. A configuration error (unreadable
+// ExtraCAs, no system pool) is reported by every call of For.
+func NewConnector(opts Options) *Connector {
+	c := &Connector{
+		box:     opts.Box,
+		timeout: opts.Timeout,
+		log:     opts.Logger,
+		dirs:    make(map[string]*directory),
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.box == nil {
+		c.initErr = fmt.Errorf("graph: Options.Box is nil")
+	}
+	pool, err := certPool(opts.RootCAs, opts.ExtraCAs)
+	if err != nil {
+		c.initErr = fmt.Errorf("graph: trusted certificates: %w", err)
+		pool = x509.NewCertPool()
+	}
+	base := baseTransport(pool)
+	c.authHTTP = &http.Client{Transport: base}
+	c.graphHTTP = graphHTTPClient(base)
+	return c
+}
+
+// For returns the Directory of t. The credential and client are built on
+// first use and kept until the tenant changes (its UpdatedAt, secret, client
+// id, cloud or endpoints): a Directory obtained earlier keeps working with
+// the old credential. Errors are *remediation.Error (EINVALID) for a tenant
+// that cannot be used, or infrastructure errors (secret box).
+func (c *Connector) For(ctx context.Context, t *remediation.Tenant) (remediation.Directory, error) {
+	if c.initErr != nil {
+		return nil, c.initErr
+	}
+	if t == nil || t.ID == "" {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant is missing")
+	}
+	fp := fingerprint(t)
+	c.mu.Lock()
+	d := c.dirs[t.ID]
+	c.mu.Unlock()
+	if d != nil && d.fingerprint == fp {
+		return d, nil
+	}
+	d, err := c.build(t, fp)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.dirs[t.ID]
+	switch {
+	case cur != nil && cur.fingerprint == fp:
+		// Another goroutine built the same version meanwhile: keep one.
+		return cur, nil
+	case cur != nil && cur.updatedAt.After(t.UpdatedAt):
+		// t is an older snapshot of the tenant than the cached one: serve
+		// it without evicting the newer credential.
+		return d, nil
+	}
+	c.dirs[t.ID] = d
+	c.log.Debug("graph credential created", slog.String("tenant_id", t.ID))
+	return d, nil
+}
+
+// fingerprint identifies the version of a tenant's connection settings.
+func fingerprint(t *remediation.Tenant) [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.UpdatedAt.UnixNano()))
+	h.Write(b[:])
+	e := t.Endpoints()
+	for _, s := range []string{t.ClientID, t.Cloud, e.GraphEndpoint, e.AuthorityHost, t.SecretKeyID} {
+		binary.BigEndian.PutUint64(b[:], uint64(len(s)))
+		h.Write(b[:])
+		h.Write([]byte(s))
+	}
+	h.Write(t.SecretCiphertext)
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// build creates the credential and Graph client of t.
+func (c *Connector) build(t *remediation.Tenant, fp [32]byte) (*directory, error) {
+	e := t.Endpoints()
+	if e.GraphEndpoint == "" || e.AuthorityHost == "" || e.AuthorityHost == "/" {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: cloud %q has no Graph endpoint or authority host", t.ID, t.Cloud)
+	}
+	gu, err := url.Parse(e.GraphEndpoint)
+	if err != nil || gu.Scheme != "https" || gu.Host == "" {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: Graph endpoint %q is not an https URL", t.ID, e.GraphEndpoint)
+	}
+	au, err := url.Parse(e.AuthorityHost)
+	if err != nil || au.Scheme != "https" || au.Host == "" {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: authority host %q is not an https URL", t.ID, e.AuthorityHost)
+	}
+	if t.ClientID == "" {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s has no client id", t.ID)
+	}
+	secret, err := c.box.Open(t.SecretCiphertext, t.SecretKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("graph: open the client secret of tenant %s: %w", t.ID, err)
+	}
+	if len(secret) == 0 {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s has no client secret", t.ID)
+	}
+	cred, err := azidentity.NewClientSecretCredential(t.ID, t.ClientID, string(secret), &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost},
+			Transport: c.authHTTP,
+			// The queue owns retries: one try, no sleeping.
+			Retry: policy.RetryOptions{MaxRetries: -1},
+		},
+		DisableInstanceDiscovery: t.Cloud == remediation.CloudCustom,
+	})
+	if err != nil {
+		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: credential: %s", t.ID, redactor(string(secret))(err.Error()))
+	}
+	scopes := []string{gu.Scheme + "://" + gu.Host + "/.default"}
+	auth, err := azauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, scopes, []string{gu.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("graph: tenant %s: authentication provider: %w", t.ID, err)
+	}
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, c.graphHTTP)
+	if err != nil {
+		return nil, fmt.Errorf("graph: tenant %s: request adapter: %w", t.ID, err)
+	}
+	adapter.SetBaseUrl(e.GraphEndpoint)
+	return &directory{
+		tenantID:    t.ID,
+		fingerprint: fp,
+		updatedAt:   t.UpdatedAt,
+		client:      msgraphsdk.NewGraphServiceClient(adapter),
+		timeout:     c.timeout,
+		log:         c.log,
+		redact:      redactor(string(secret)),
+	}, nil
+}
