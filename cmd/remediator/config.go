@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -33,6 +34,8 @@ type Config struct {
 	LogFormat            string
 	SimulatorAddr        string
 	DemoUsers            int
+
+	logOut io.Writer // where Logger writes; os.Stderr when nil
 }
 
 // envVar documents one variable for the README table and `remediator env`.
@@ -97,10 +100,14 @@ func (c Config) Logger() *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
-	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	var w io.Writer = os.Stderr
+	if c.logOut != nil {
+		w = c.logOut
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // Dump writes the effective configuration, secrets redacted.

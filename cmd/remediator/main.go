@@ -26,7 +26,7 @@ commands:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "remediator:", err)
 		os.Exit(1)
 	}
@@ -35,8 +35,10 @@ func main() {
 // errUsage is returned for a missing or unknown command.
 var errUsage = errors.New("unknown command (see usage)")
 
-// Main runs one subcommand until ctx is done (a seam for end-to-end tests).
-func Main(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+// Main runs one subcommand until ctx is done (a seam for end-to-end
+// tests): getenv supplies the configuration, out gets what the command
+// prints for a person, logs go to logOut.
+func Main(ctx context.Context, args []string, getenv func(string) string, out, logOut io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(out, usage)
 		return errUsage
@@ -45,6 +47,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, out io
 	if err != nil {
 		return err
 	}
+	cfg.logOut = logOut
 	switch args[0] {
 	case "run":
 		return runAllInOne(ctx, cfg, out)

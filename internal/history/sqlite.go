@@ -1,0 +1,99 @@
+package history
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var sqliteDialect = &dialect{
+	name:      "sqlite",
+	forUpdate: "",
+	tokens: map[string]string{
+		"id":   "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"blob": "BLOB",
+	},
+	isUnique: func(err error) bool {
+		var se *sqlite.Error
+		if !errors.As(err, &se) {
+			return false
+		}
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return true
+		}
+		return false
+	},
+	// Migrations run in BEGIN IMMEDIATE transactions, which already
+	// serialize writers across processes.
+	lockMigrations: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },
+	insertItems:    insertItemsValues,
+}
+
+// sqlitePath extracts the file path (and any query string) from url.
+func sqlitePath(url string) string {
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		return strings.TrimPrefix(url, "sqlite://")
+	case strings.HasPrefix(url, "sqlite:"):
+		return strings.TrimPrefix(url, "sqlite:")
+	case strings.HasPrefix(url, "file://"):
+		return strings.TrimPrefix(url, "file://")
+	case strings.HasPrefix(url, "file:"):
+		return strings.TrimPrefix(url, "file:")
+	}
+	return url
+}
+
+// openSQLite opens one writer connection (BEGIN IMMEDIATE, so that a
+// transaction never has to upgrade its lock) and a small pool of read-only
+// connections; WAL lets the readers run beside the writer, busy_timeout
+// makes other processes wait instead of failing.
+func openSQLite(ctx context.Context, url string) (*Store, error) {
+	path, query, _ := strings.Cut(sqlitePath(url), "?")
+	if path == "" {
+		return nil, fmt.Errorf("history: empty sqlite path in %q", url)
+	}
+	memory := path == ":memory:"
+	if !memory {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("history: create sqlite directory: %w", err)
+		}
+	}
+	params := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	if !memory {
+		params += "&_pragma=journal_mode(WAL)"
+	}
+	if query != "" {
+		params += "&" + query
+	}
+	db, err := sql.Open("sqlite", path+"?"+params+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("history: open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("history: open sqlite %s: %w", path, err)
+	}
+	s := &Store{db: db, rdb: db, d: sqliteDialect}
+	if memory {
+		return s, nil
+	}
+	rdb, err := sql.Open("sqlite", path+"?"+params+"&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("history: open sqlite: %w", err)
+	}
+	rdb.SetMaxOpenConns(4)
+	s.rdb = rdb
+	return s, nil
+}
