@@ -11,10 +11,9 @@ import (
 // CanceledDetail is the detail of items canceled by CancelJob.
 const CanceledDetail = "Canceled before it ran."
 
-// CancelJob requests the cancellation of a job (an extension beyond
-// remediation.Store): it sets CancelRequested, cancels every pending and
-// retrying item in bulk (recording their outcomes) and, when no item is
-// running, completes the job as canceled. Running items finish; the job is
+// CancelJob requests the cancellation of a job: it sets CancelRequested,
+// cancels every pending and retrying item in bulk (recording their
+// outcomes) and, when no item is running, completes the job as canceled. Running items finish; the job is
 // then canceled by the transition of its last item. Canceling a finished
 // job changes nothing. It returns the job as stored. ENOTFOUND.
 func (s *Store) CancelJob(ctx context.Context, jobID string) (_ *remediation.Job, err error) {

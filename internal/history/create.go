@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -53,16 +54,7 @@ func (s *Store) CreateJob(ctx context.Context, job *remediation.Job, identities 
 				return nil
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (id, tenant_id, action, status, total, duplicates,
-			reason, requested_by, actor, context, params, dry_run, priority, idempotency_key, request_hash,
-			fanout_next, cancel_requested, n_pending, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, FALSE, $5, $16)`,
-			job.ID, job.TenantID, string(job.Action), string(remediation.JobQueued), len(identities),
-			job.Duplicates, job.Reason, job.RequestedBy, job.Actor, jsonArg(job.Context), jsonArg(job.Params),
-			job.DryRun, job.Priority, nullString(job.IdempotencyKey), job.RequestHash, micros(createdAt))
-		if s.d.isUnique(err) {
-			return errDuplicateJob
-		} else if err != nil {
+		if err := s.insertJob(ctx, tx, job, len(identities), createdAt); err != nil {
 			return err
 		}
 		if err := s.d.insertItems(ctx, tx, job.ID, identities, micros(createdAt)); err != nil {
@@ -72,6 +64,13 @@ func (s *Store) CreateJob(ctx context.Context, job *remediation.Job, identities 
 		created = true
 		return err
 	})
+	return s.settleCreate(ctx, job, stored, created, err)
+}
+
+// settleCreate finishes a job insertion: after a unique violation it
+// returns the job of the same idempotency key (or ECONFLICT for a taken
+// id), and it refuses a replay whose request hash differs.
+func (s *Store) settleCreate(ctx context.Context, job, stored *remediation.Job, created bool, err error) (*remediation.Job, bool, error) {
 	if errors.Is(err, errDuplicateJob) {
 		// Lost a race against an identical submission, or the id is taken.
 		created = false
@@ -91,6 +90,23 @@ func (s *Store) CreateJob(ctx context.Context, job *remediation.Job, identities 
 			"idempotency key %q was already used for a different request (job %s)", job.IdempotencyKey, stored.ID)
 	}
 	return stored, created, nil
+}
+
+// insertJob inserts the job row (status queued, total items all pending).
+// A unique violation (job id or idempotency key) is errDuplicateJob.
+func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, job *remediation.Job, total int, createdAt time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, tenant_id, action, status, total, duplicates,
+		reason, requested_by, actor, context, params, dry_run, priority, idempotency_key, request_hash,
+		fanout_next, cancel_requested, n_pending, created_at, confirm_admin_targets, undo_of, retry_of)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, FALSE, $5, $16, $17, $18, $19)`,
+		job.ID, job.TenantID, string(job.Action), string(remediation.JobQueued), total,
+		job.Duplicates, job.Reason, job.RequestedBy, job.Actor, jsonArg(job.Context), jsonArg(job.Params),
+		job.DryRun, job.Priority, nullString(job.IdempotencyKey), job.RequestHash, micros(createdAt),
+		job.ConfirmAdminTargets, job.UndoOf, job.RetryOf)
+	if s.d.isUnique(err) {
+		return errDuplicateJob
+	}
+	return err
 }
 
 // jobByKey returns the job of tenant with idempotency key, or nil.

@@ -14,7 +14,7 @@ import (
 func itemCols(p string) string {
 	return p + "job_id, " + p + "seq, " + p + "identity, " + p + "object_id, " + p + "status, " +
 		p + "detail, " + p + "error_code, " + p + "error_message, " + p + "attempts, " +
-		p + "graph_request_id, " + p + "prior_state, " + p + "results, " + p + "updated_at"
+		p + "graph_request_id, " + p + "prior_state, " + p + "undo_state, " + p + "results, " + p + "updated_at"
 }
 
 // itemSelect reads items joined to their job (for tenant and action).
@@ -25,15 +25,16 @@ func scanItem(sc interface{ Scan(...any) error }, extra ...any) (*remediation.It
 	var (
 		it                    remediation.Item
 		code, msg, prior, res sql.NullString
+		undo                  sql.NullString
 		updated               int64
 	)
 	dest := append([]any{&it.JobID, &it.Seq, &it.Identity, &it.ObjectID, &it.Status, &it.Detail,
-		&code, &msg, &it.Attempts, &it.GraphRequestID, &prior, &res, &updated}, extra...)
+		&code, &msg, &it.Attempts, &it.GraphRequestID, &prior, &undo, &res, &updated}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
 	it.Error = itemError(code, msg)
-	it.PriorState, it.Results = jsonValue(prior), jsonValue(res)
+	it.PriorState, it.UndoState, it.Results = jsonValue(prior), jsonValue(undo), jsonValue(res)
 	it.UpdatedAt = fromMicros(updated)
 	return &it, nil
 }

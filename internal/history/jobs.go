@@ -11,7 +11,8 @@ import (
 )
 
 const jobCols = `id, tenant_id, action, status, total, duplicates, reason, requested_by, actor,
-	context, params, dry_run, priority, idempotency_key, request_hash, fanout_next, cancel_requested,
+	context, params, dry_run, confirm_admin_targets, undo_of, retry_of, priority, idempotency_key, request_hash,
+	fanout_next, cancel_requested,
 	n_pending, n_running, n_retrying, n_succeeded, n_skipped, n_failed, n_canceled,
 	created_at, started_at, finished_at`
 
@@ -25,7 +26,8 @@ func scanJob(sc interface{ Scan(...any) error }) (*remediation.Job, error) {
 		succ, skip, fail, cn int
 	)
 	if err := sc.Scan(&j.ID, &j.TenantID, &j.Action, &j.Status, &j.Total, &j.Duplicates, &j.Reason,
-		&j.RequestedBy, &j.Actor, &ctxDoc, &params, &j.DryRun, &j.Priority, &key, &j.RequestHash,
+		&j.RequestedBy, &j.Actor, &ctxDoc, &params, &j.DryRun, &j.ConfirmAdminTargets, &j.UndoOf, &j.RetryOf,
+		&j.Priority, &key, &j.RequestHash,
 		&j.FanoutNext, &j.CancelRequested, &pend, &run, &retry, &succ, &skip, &fail, &cn,
 		&created, &started, &finished); err != nil {
 		return nil, err

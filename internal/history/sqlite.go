@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -35,6 +36,26 @@ var sqliteDialect = &dialect{
 	// serialize writers across processes.
 	lockMigrations: func(context.Context, *sql.Conn) (func(), error) { return func() {}, nil },
 	insertItems:    insertItemsValues,
+}
+
+// pingSQLite opens the first connection. Switching a new database file to
+// WAL needs an exclusive lock and fails with SQLITE_BUSY, without waiting
+// for busy_timeout, while another process opens the same file: such a
+// failure is retried for up to 10 s.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // sqlitePath extracts the file path (and any query string) from url.
@@ -80,7 +101,7 @@ func openSQLite(ctx context.Context, url string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("history: open sqlite %s: %w", path, err)
 	}

@@ -3,21 +3,33 @@ package history
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
+	"fmt"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
 const tenantCols = `id, display_name, client_id, cloud, graph_endpoint, authority_host,
-	secret_ciphertext, secret_key_id, created_at, updated_at`
+	secret_ciphertext, secret_key_id, created_at, updated_at, settings`
 
-// CreateTenant inserts t, setting CreatedAt and UpdatedAt when zero. The
-// secret is stored as given (already sealed by the caller). ECONFLICT if
-// the tenant id exists.
+// tenantSelect reads tenants with their managed policies (one row per
+// policy, or one row with NULL policy columns), in one statement so that
+// a tenant and its policies come from one snapshot.
+const tenantSelect = `SELECT t.id, t.display_name, t.client_id, t.cloud, t.graph_endpoint, t.authority_host,
+	t.secret_ciphertext, t.secret_key_id, t.created_at, t.updated_at, t.settings, p.kind, p.policy_id, p.group_id
+	FROM tenants t LEFT JOIN tenant_policies p ON p.tenant_id = t.id`
+
+// CreateTenant inserts t with its settings and policies, setting CreatedAt
+// and UpdatedAt when zero. The secret is stored as given (already sealed
+// by the caller). ECONFLICT if the tenant id exists.
 func (s *Store) CreateTenant(ctx context.Context, t *remediation.Tenant) (err error) {
 	defer wrap(&err, "history.CreateTenant(%s)", t.ID)
 	if t.ID == "" {
 		return remediation.Errorf(remediation.EINVALID, "tenant id is empty")
+	}
+	settings, err := settingsArg(t.Settings)
+	if err != nil {
+		return err
 	}
 	now := s.now()
 	if t.CreatedAt.IsZero() {
@@ -26,19 +38,29 @@ func (s *Store) CreateTenant(ctx context.Context, t *remediation.Tenant) (err er
 	if t.UpdatedAt.IsZero() {
 		t.UpdatedAt = t.CreatedAt
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		t.ID, t.DisplayName, t.ClientID, t.Cloud, t.GraphEndpoint, t.AuthorityHost,
-		t.SecretCiphertext, t.SecretKeyID, micros(t.CreatedAt), micros(t.UpdatedAt))
-	if s.d.isUnique(err) {
-		return remediation.Errorf(remediation.ECONFLICT, "tenant %s already exists", t.ID)
-	}
-	return err
+	return s.transact(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			t.ID, t.DisplayName, t.ClientID, t.Cloud, t.GraphEndpoint, t.AuthorityHost,
+			t.SecretCiphertext, t.SecretKeyID, micros(t.CreatedAt), micros(t.UpdatedAt), settings)
+		if s.d.isUnique(err) {
+			return remediation.Errorf(remediation.ECONFLICT, "tenant %s already exists", t.ID)
+		} else if err != nil {
+			return err
+		}
+		for kind, ref := range t.Policies {
+			if err := upsertPolicyRef(ctx, tx, t.ID, kind, ref, micros(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // UpdateTenant replaces the mutable fields of an existing tenant (display
 // name, client id, secret, cloud, endpoints) and sets t.UpdatedAt to now.
-// ENOTFOUND.
+// Settings and policies are left as stored (see UpdateTenantSettings and
+// SetPolicyRef). ENOTFOUND.
 func (s *Store) UpdateTenant(ctx context.Context, t *remediation.Tenant) (err error) {
 	defer wrap(&err, "history.UpdateTenant(%s)", t.ID)
 	t.UpdatedAt = s.now()
@@ -58,48 +80,93 @@ func (s *Store) UpdateTenant(ctx context.Context, t *remediation.Tenant) (err er
 	return nil
 }
 
-// GetTenant returns one tenant. ENOTFOUND.
+// GetTenant returns one tenant with its settings (defaults applied) and
+// policies. ENOTFOUND.
 func (s *Store) GetTenant(ctx context.Context, id string) (_ *remediation.Tenant, err error) {
 	defer wrap(&err, "history.GetTenant(%s)", id)
-	t, err := scanTenant(s.rdb.QueryRowContext(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, remediation.Errorf(remediation.ENOTFOUND, "tenant %s not found", id)
-	}
-	return t, err
+	return getTenant(ctx, s.rdb, id)
 }
 
-// ListTenants returns all tenants ordered by id.
+func getTenant(ctx context.Context, q queryer, id string) (*remediation.Tenant, error) {
+	list, err := queryTenants(ctx, q, tenantSelect+` WHERE t.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, remediation.Errorf(remediation.ENOTFOUND, "tenant %s not found", id)
+	}
+	return list[0], nil
+}
+
+// ListTenants returns all tenants ordered by id, with settings (defaults
+// applied) and policies.
 func (s *Store) ListTenants(ctx context.Context) (_ []*remediation.Tenant, err error) {
 	defer wrap(&err, "history.ListTenants")
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY id`)
+	return queryTenants(ctx, s.rdb, tenantSelect)
+}
+
+// queryTenants runs a tenantSelect query (ordered here by tenant id) and
+// folds the policy rows of each tenant into Policies.
+func queryTenants(ctx context.Context, q queryer, query string, a ...any) ([]*remediation.Tenant, error) {
+	rows, err := q.QueryContext(ctx, query+` ORDER BY t.id, p.kind`, a...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []*remediation.Tenant
 	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
+		var (
+			t                       remediation.Tenant
+			created, updated        int64
+			secret                  []byte
+			settings                sql.NullString
+			kind, policyID, groupID sql.NullString
+		)
+		if err := rows.Scan(&t.ID, &t.DisplayName, &t.ClientID, &t.Cloud, &t.GraphEndpoint, &t.AuthorityHost,
+			&secret, &t.SecretKeyID, &created, &updated, &settings, &kind, &policyID, &groupID); err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		cur := &t
+		if n := len(out); n > 0 && out[n-1].ID == t.ID {
+			cur = out[n-1]
+		} else {
+			if len(secret) > 0 {
+				t.SecretCiphertext = append([]byte(nil), secret...)
+			}
+			t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
+			if t.Settings, err = settingsValue(settings); err != nil {
+				return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+			}
+			t.Policies = map[remediation.PolicyKind]remediation.PolicyRef{}
+			out = append(out, &t)
+		}
+		if kind.Valid {
+			cur.Policies[remediation.PolicyKind(kind.String)] = remediation.PolicyRef{PolicyID: policyID.String, GroupID: groupID.String}
+		}
 	}
 	return out, rows.Err()
 }
 
-func scanTenant(sc interface{ Scan(...any) error }) (*remediation.Tenant, error) {
-	var (
-		t                remediation.Tenant
-		created, updated int64
-		secret           []byte
-	)
-	if err := sc.Scan(&t.ID, &t.DisplayName, &t.ClientID, &t.Cloud, &t.GraphEndpoint, &t.AuthorityHost,
-		&secret, &t.SecretKeyID, &created, &updated); err != nil {
-		return nil, err
+// settingsArg stores settings as a JSON document, or NULL when all fields
+// are empty (all defaults).
+func settingsArg(st remediation.TenantSettings) (any, error) {
+	if len(st.ProtectedIdentities) == 0 && st.MFAPolicyState == "" && st.MFATargeting == "" {
+		return nil, nil
 	}
-	if len(secret) > 0 {
-		t.SecretCiphertext = append([]byte(nil), secret...)
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode settings: %w", err)
 	}
-	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &t, nil
+	return string(b), nil
+}
+
+// settingsValue decodes stored settings and applies the defaults.
+func settingsValue(v sql.NullString) (remediation.TenantSettings, error) {
+	var st remediation.TenantSettings
+	if v.Valid && v.String != "" {
+		if err := json.Unmarshal([]byte(v.String), &st); err != nil {
+			return st, fmt.Errorf("decode settings: %w", err)
+		}
+	}
+	return st.WithDefaults(), nil
 }

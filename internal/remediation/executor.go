@@ -16,6 +16,9 @@ type Result struct {
 	ObjectID   string
 	PriorState json.RawMessage
 	Results    json.RawMessage
+	// Deferred means the item stays running: a PolicyRequest was queued and
+	// the policy flush will finish the item.
+	Deferred bool
 }
 
 // Exec is everything an executor gets for one item.
@@ -30,7 +33,17 @@ type Exec struct {
 	// change, before it writes to Graph, so that a crash after the write
 	// still leaves what undo needs. Required before every write.
 	SavePriorState func(ctx context.Context, prior json.RawMessage) error
+	// RequestPolicy queues a batched policy change for this item (and
+	// makes sure a flush will run). The executor then returns a Deferred
+	// Result.
+	RequestPolicy func(ctx context.Context, r PolicyRequest) error
 }
+
+// DryRun reports whether the job only previews (reads only, no writes).
+func (x *Exec) DryRun() bool { return x.Job.DryRun }
+
+// Undo reports whether the job reverts an earlier job.
+func (x *Exec) Undo() bool { return x.Job.UndoOf != "" }
 
 // Executor runs one action for one item. Implementations live one per file
 // in internal/actions. Execute must be idempotent: it may run again after a

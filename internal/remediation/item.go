@@ -60,8 +60,11 @@ type Item struct {
 	Attempts       int             `json:"attempts"`
 	GraphRequestID string          `json:"graph_request_id"`
 	PriorState     json.RawMessage `json:"prior_state,omitempty"`
-	Results        json.RawMessage `json:"results,omitempty"`
-	UpdatedAt      time.Time       `json:"updated_at"`
+	// UndoState is, in an undo job, the original item's PriorState: what
+	// the undo restores.
+	UndoState json.RawMessage `json:"undo_state,omitempty"`
+	Results   json.RawMessage `json:"results,omitempty"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // ItemFilter selects items of one job, in seq order.

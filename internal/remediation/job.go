@@ -31,6 +31,13 @@ type Job struct {
 	Context     json.RawMessage    `json:"context,omitempty"`
 	Params      json.RawMessage    `json:"parameters,omitempty"`
 	DryRun      bool               `json:"dry_run"`
+	// ConfirmAdminTargets lets disable_user / enforce_mfa /
+	// enforce_phishing_resistant_mfa act on users holding privileged roles.
+	ConfirmAdminTargets bool `json:"confirm_admin_targets"`
+	// UndoOf is the job this job reverts; RetryOf the job whose failed
+	// items it tries again. Empty otherwise.
+	UndoOf  string `json:"undo_of,omitempty"`
+	RetryOf string `json:"retry_of,omitempty"`
 	// Priority is "urgent" for small jobs, "bulk" otherwise (set at submit).
 	Priority string `json:"priority"`
 

@@ -1,6 +1,9 @@
 package remediation
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store is the history store, the system of record for tenants, jobs,
 // items, their Graph call logs and the per-identity outcome history.
@@ -67,4 +70,33 @@ type Store interface {
 	TransitionItem(ctx context.Context, tr Transition) (*Item, bool, error)
 	// AppendCalls adds Graph calls to an item's attempt log.
 	AppendCalls(ctx context.Context, jobID string, seq int, calls []Call) error
+
+	// CancelJob requests a cancel: pending and retrying items become
+	// canceled at once, running items finish; the job ends canceled when
+	// none is left running. ENOTFOUND. Canceling a finished job is a no-op
+	// returning it.
+	CancelJob(ctx context.Context, jobID string) (*Job, error)
+
+	// UpdateTenantSettings replaces a tenant's settings. ENOTFOUND.
+	UpdateTenantSettings(ctx context.Context, tenantID string, s TenantSettings) (*Tenant, error)
+	// SetPolicyRef stores the managed policy (and group) of a kind.
+	SetPolicyRef(ctx context.Context, tenantID string, kind PolicyKind, ref PolicyRef) error
+
+	// CreateDerivedJob creates job (UndoOf or RetryOf set to from) with one
+	// pending item per item of job from whose status is in statuses, in
+	// seq order, copying identity and object id, and (for undo) the
+	// original's PriorState into UndoState. EUNPROCESSABLE when no item
+	// qualifies. ENOTFOUND for an unknown job.
+	CreateDerivedJob(ctx context.Context, job *Job, from string, statuses []ItemStatus) (*Job, error)
+
+	// AddPolicyRequest records a policy request (idempotent on job+seq).
+	AddPolicyRequest(ctx context.Context, r PolicyRequest) error
+	// PendingPolicyRequests returns up to limit requests of a tenant and
+	// kind, oldest first.
+	PendingPolicyRequests(ctx context.Context, tenantID string, kind PolicyKind, limit int) ([]PolicyRequest, error)
+	// DeletePolicyRequests removes handled requests.
+	DeletePolicyRequests(ctx context.Context, reqs []PolicyRequest) error
+	// PolicyRequestTenants lists (tenant, kind) pairs with pending
+	// requests older than olderThan (for the reconciler).
+	PolicyRequestTenants(ctx context.Context, olderThan time.Time) ([]PolicyRequest, error)
 }

@@ -48,6 +48,11 @@ type Tenant struct {
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 
+	Settings TenantSettings `json:"settings"`
+	// Policies are the managed Conditional Access policies (by kind), set
+	// by the worker, never by the API.
+	Policies map[PolicyKind]PolicyRef `json:"-"`
+
 	SecretCiphertext []byte `json:"-"`
 	SecretKeyID      string `json:"-"`
 }

@@ -19,6 +19,7 @@ var jobTests = map[string]func(t *testing.T, s remediation.Store){
 		in.Context = []byte(`{"ticket": "INC-1", "nested": {"b": 2, "a": [1, 2]}}`)
 		in.Params = []byte(`{"all":true}`)
 		in.DryRun, in.Duplicates, in.Priority = true, 3, "bulk"
+		in.ConfirmAdminTargets, in.UndoOf, in.RetryOf = true, "undone-job", "retried-job"
 		in.IdempotencyKey, in.RequestHash = "key-1", "hash-1"
 		ids := identities("u", 3)
 		got := mustCreate(t, s, in, ids)
@@ -26,7 +27,8 @@ var jobTests = map[string]func(t *testing.T, s remediation.Store){
 			if j.ID != in.ID || j.TenantID != "t1" || j.Action != in.Action || j.Status != remediation.JobQueued ||
 				j.Total != 3 || j.Duplicates != 3 || j.Reason != in.Reason || j.RequestedBy != in.RequestedBy ||
 				j.Actor != in.Actor || !j.DryRun || j.Priority != "bulk" || j.IdempotencyKey != "key-1" ||
-				j.RequestHash != "hash-1" || j.FanoutNext != 0 || j.CancelRequested {
+				j.RequestHash != "hash-1" || j.FanoutNext != 0 || j.CancelRequested || !j.ConfirmAdminTargets ||
+				j.UndoOf != "undone-job" || j.RetryOf != "retried-job" {
 				t.Fatalf("stored job = %+v, want %+v", j, in)
 			}
 			if string(j.Context) != string(in.Context) || string(j.Params) != string(in.Params) {
@@ -43,7 +45,7 @@ var jobTests = map[string]func(t *testing.T, s remediation.Store){
 		}
 		for i, it := range items {
 			if it.Seq != i || it.Identity != ids[i] || it.Status != remediation.ItemPending || it.Attempts != 0 ||
-				it.TenantID != "t1" || it.Action != in.Action || it.Error != nil || it.PriorState != nil || it.Results != nil {
+				it.TenantID != "t1" || it.Action != in.Action || it.Error != nil || it.PriorState != nil || it.UndoState != nil || it.Results != nil {
 				t.Fatalf("item %d = %+v", i, it)
 			}
 		}
@@ -53,6 +55,9 @@ var jobTests = map[string]func(t *testing.T, s remediation.Store){
 		got := mustGetJob(t, s, j.ID)
 		if got.Context != nil || got.Params != nil {
 			t.Fatalf("Context/Params = %q/%q, want nil", got.Context, got.Params)
+		}
+		if got.ConfirmAdminTargets || got.UndoOf != "" || got.RetryOf != "" {
+			t.Fatalf("ConfirmAdminTargets/UndoOf/RetryOf = %v/%q/%q, want zero", got.ConfirmAdminTargets, got.UndoOf, got.RetryOf)
 		}
 	},
 	"UnknownTenant": func(t *testing.T, s remediation.Store) {
@@ -222,7 +227,7 @@ var jobTests = map[string]func(t *testing.T, s remediation.Store){
 		advance(jobs[0], 3, 5) // never backwards
 		advance(jobs[0], 50, 10)
 		wantNeeding(jobs[3], jobs[2], jobs[1])
-		if _, err := canceler(t, s).CancelJob(ctx, jobs[1].ID); err != nil {
+		if _, err := s.CancelJob(ctx, jobs[1].ID); err != nil {
 			t.Fatal(err)
 		}
 		wantNeeding(jobs[3], jobs[2])

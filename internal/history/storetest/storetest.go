@@ -15,13 +15,6 @@ import (
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
-// Canceler is the cancel operation the suite expects beside
-// remediation.Store (history.Store.CancelJob): set CancelRequested, cancel
-// pending and retrying items, finish the job when nothing runs.
-type Canceler interface {
-	CancelJob(ctx context.Context, jobID string) (*remediation.Job, error)
-}
-
 // Run runs the contract suite. open must return a new, empty store for
 // each call; it is called once per subtest.
 func Run(t *testing.T, open func(t *testing.T) remediation.Store) {
@@ -35,6 +28,9 @@ func Run(t *testing.T, open func(t *testing.T) remediation.Store) {
 		{"Transitions", transitionTests},
 		{"History", historyTests},
 		{"Pagination", paginationTests},
+		{"Settings", settingsTests},
+		{"DerivedJobs", derivedTests},
+		{"PolicyRequests", policyRequestTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -147,15 +143,6 @@ func wantCounts(t testing.TB, j *remediation.Job, want map[remediation.ItemStatu
 			t.Fatalf("job %s counts = %v, want %v", j.ID, j.Counts, want)
 		}
 	}
-}
-
-func canceler(t testing.TB, s remediation.Store) Canceler {
-	t.Helper()
-	c, ok := s.(Canceler)
-	if !ok {
-		t.Fatalf("%T does not implement storetest.Canceler", s)
-	}
-	return c
 }
 
 // sameTime reports whether got is want at microsecond precision, in UTC.

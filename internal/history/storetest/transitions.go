@@ -109,7 +109,7 @@ var transitionTests = map[string]func(t *testing.T, s remediation.Store){
 		finish(t, s, j.ID, 0, remediation.ItemSucceeded)
 		mustTransition(t, s, remediation.Transition{JobID: j.ID, Seq: 1, From: fromPending, To: remediation.ItemRunning})
 		mustTransition(t, s, remediation.Transition{JobID: j.ID, Seq: 2, From: fromPending, To: remediation.ItemRetrying})
-		got, err := canceler(t, s).CancelJob(ctx, j.ID)
+		got, err := s.CancelJob(ctx, j.ID)
 		if err != nil {
 			t.Fatalf("CancelJob: %v", err)
 		}
@@ -131,16 +131,16 @@ var transitionTests = map[string]func(t *testing.T, s remediation.Store){
 		if err != nil || len(outs) != 2 {
 			t.Fatalf("canceled outcomes = %d, %v; want 2", len(outs), err)
 		}
-		again, err := canceler(t, s).CancelJob(ctx, j.ID)
+		again, err := s.CancelJob(ctx, j.ID)
 		if err != nil || again.Status != remediation.JobCanceled || !again.FinishedAt.Equal(*got.FinishedAt) {
 			t.Fatalf("second cancel = %+v, %v", again, err)
 		}
-		_, err = canceler(t, s).CancelJob(ctx, uuid.NewString())
+		_, err = s.CancelJob(ctx, uuid.NewString())
 		wantCode(t, err, remediation.ENOTFOUND)
 	},
 	"CancelIdleJob": func(t *testing.T, s remediation.Store) {
 		j := mustJob(t, s, "t1", 3)
-		got, err := canceler(t, s).CancelJob(t.Context(), j.ID)
+		got, err := s.CancelJob(t.Context(), j.ID)
 		if err != nil || got.Status != remediation.JobCanceled || got.FinishedAt == nil || got.StartedAt != nil {
 			t.Fatalf("CancelJob = %+v, %v; want canceled at once", got, err)
 		}
