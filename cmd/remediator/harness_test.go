@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/entraremediator/remediator/internal/graphsim"
+	"github.com/entraremediator/remediator/internal/secrets"
+	"github.com/entraremediator/remediator/internal/testenv"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stack is a production-shaped deployment for one test: real Redis and
+// PostgreSQL, the Graph simulator over HTTPS, and the real binary's `api`
+// and `worker` commands run through Main as separate roles.
+type stack struct {
+	t       *testing.T
+	sim     *graphsim.Server
+	base    string
+	key     string
+	env     map[string]string
+	logs    *syncBuffer
+	cancels []context.CancelFunc
+	done    []chan error
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newStack(t *testing.T, workers int) *stack {
+	t.Helper()
+	redis := testenv.RedisWith(t, testenv.RedisOptions{TCP: true})
+	pg := testenv.Postgres(t)
+	sim, err := graphsim.New(graphsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := sim.WriteCA(caFile); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	s := &stack{t: t, sim: sim, base: "http://" + addr, key: "test-api-key-" + hex.EncodeToString(secrets.NewKey()[:8]), logs: &syncBuffer{}}
+	s.env = map[string]string{
+		"REMEDIATOR_HTTP_ADDR":              addr,
+		"REMEDIATOR_API_KEY":                s.key,
+		"REMEDIATOR_REDIS_URL":              redis.URL(),
+		"REMEDIATOR_DATABASE_URL":           pg,
+		"REMEDIATOR_ENCRYPTION_KEYS":        hex.EncodeToString(secrets.NewKey()),
+		"REMEDIATOR_EXTRA_CA_FILE":          caFile,
+		"REMEDIATOR_ALLOW_CUSTOM_ENDPOINTS": "true",
+		"REMEDIATOR_LOG_LEVEL":              "debug",
+		"REMEDIATOR_RECONCILE_INTERVAL":     "1s",
+		"REMEDIATOR_DATA_DIR":               t.TempDir(),
+	}
+	s.start("api")
+	for range workers {
+		s.start("worker")
+	}
+	s.waitReady()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *stack) getenv(k string) string { return s.env[k] }
+
+func (s *stack) start(role string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Main(ctx, []string{role}, s.getenv, io.Discard, s.logs) }()
+	s.cancels = append(s.cancels, cancel)
+	s.done = append(s.done, done)
+}
+
+func (s *stack) stop() {
+	for _, c := range s.cancels {
+		c()
+	}
+	for i, d := range s.done {
+		select {
+		case err := <-d:
+			if err != nil {
+				s.t.Errorf("process %d ended with %v", i, err)
+			}
+		case <-time.After(40 * time.Second):
+			s.t.Errorf("process %d did not stop", i)
+		}
+	}
+	s.cancels, s.done = nil, nil
+}
+
+func (s *stack) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("API not ready; logs:\n%s", s.logs.String())
+}
+
+// do sends a JSON request with the API key and decodes a JSON answer.
+func (s *stack) do(method, path string, body any, hdr map[string]string, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// registerTenant adds a simulator tenant and registers it over the API.
+func (s *stack) registerTenant(spec graphsim.TenantSpec) *graphsim.Tenant {
+	s.t.Helper()
+	tn := s.sim.AddTenant(spec)
+	var got map[string]any
+	code := s.do("POST", "/v1/tenants", map[string]any{
+		"tenant_id": tn.ID(), "display_name": "E2E " + tn.Domain(), "client_id": tn.ClientID(),
+		"client_secret": tn.ClientSecret(), "cloud": "custom",
+		"graph_endpoint": s.sim.GraphURL(), "authority_host": s.sim.AuthorityURL(),
+	}, nil, &got)
+	if code != http.StatusCreated {
+		s.t.Fatalf("register tenant: %d %v", code, got)
+	}
+	return tn
+}
+
+type jobView struct {
+	ID         string         `json:"id"`
+	Status     string         `json:"status"`
+	Total      int            `json:"total"`
+	Counts     map[string]int `json:"counts"`
+	Actor      string         `json:"actor"`
+	Reason     string         `json:"reason"`
+	Duplicates int            `json:"duplicates_merged"`
+}
+
+type itemView struct {
+	Identity       string `json:"identity"`
+	Status         string `json:"status"`
+	Detail         string `json:"detail"`
+	Attempts       int    `json:"attempts"`
+	GraphRequestID string `json:"graph_request_id"`
+	Error          *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	AttemptLog []struct {
+		Operation  string `json:"operation"`
+		HTTPStatus int    `json:"http_status"`
+		ErrorCode  string `json:"error_code"`
+		RequestID  string `json:"request_id"`
+	} `json:"attempt_log"`
+}
+
+// waitJob polls the job until it is completed or canceled.
+func (s *stack) waitJob(id string, timeout time.Duration) jobView {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var j jobView
+	for time.Now().Before(deadline) {
+		if code := s.do("GET", "/v1/remediations/"+id, nil, nil, &j); code != 200 {
+			s.t.Fatalf("get job: %d", code)
+		}
+		if j.Status == "completed" || j.Status == "canceled" {
+			return j
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("job %s not finished after %s: %+v\nlogs:\n%s", id, timeout, j, tail(s.logs.String(), 4000))
+	return j
+}
+
+// items returns every item of a job, following cursors.
+func (s *stack) items(id string) map[string]itemView {
+	s.t.Helper()
+	out := map[string]itemView{}
+	cursor := ""
+	for {
+		var page struct {
+			Items      []itemView `json:"items"`
+			NextCursor string     `json:"next_cursor"`
+		}
+		if code := s.do("GET", fmt.Sprintf("/v1/remediations/%s/items?limit=1000&cursor=%s", id, cursor), nil, nil, &page); code != 200 {
+			s.t.Fatalf("items: %d", code)
+		}
+		for _, it := range page.Items {
+			out[it.Identity] = it
+		}
+		if page.NextCursor == "" {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+func mustNotContain(t *testing.T, what, haystack string, secrets ...string) {
+	t.Helper()
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(haystack, sec) {
+			t.Errorf("%s contains a secret (%d chars)", what, len(sec))
+		}
+	}
+}
