@@ -107,6 +107,8 @@ type Outcome struct {
 // HistoryFilter selects outcomes, newest first.
 type HistoryFilter struct {
 	TenantID string
+	// TenantIDs, when not empty, limits to outcomes of these tenants.
+	TenantIDs []string
 	Identity string
 	Action   Action
 	Status   ItemStatus

@@ -57,6 +57,8 @@ type Job struct {
 // JobFilter selects jobs for ListJobs. Results are newest first.
 type JobFilter struct {
 	TenantID string
+	// TenantIDs, when not empty, limits to jobs of these tenants (scoped keys).
+	TenantIDs []string
 	Action   Action
 	Status   JobStatus
 	Limit    int
