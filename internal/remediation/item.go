@@ -109,13 +109,13 @@ type HistoryFilter struct {
 	TenantID string
 	// TenantIDs, when not empty, limits to outcomes of these tenants.
 	TenantIDs []string
-	Identity string
-	Action   Action
-	Status   ItemStatus
-	Since    time.Time
-	Until    time.Time
-	Limit    int
-	Cursor   string
+	Identity  string
+	Action    Action
+	Status    ItemStatus
+	Since     time.Time
+	Until     time.Time
+	Limit     int
+	Cursor    string
 }
 
 // Transition moves one item from one of From to To. Fields left zero are

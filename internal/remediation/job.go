@@ -59,8 +59,8 @@ type JobFilter struct {
 	TenantID string
 	// TenantIDs, when not empty, limits to jobs of these tenants (scoped keys).
 	TenantIDs []string
-	Action   Action
-	Status   JobStatus
-	Limit    int
-	Cursor   string
+	Action    Action
+	Status    JobStatus
+	Limit     int
+	Cursor    string
 }
