@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task types. Append-only: they are stored in Redis.
+const (
+	TypeFanout = "remediation:fanout"
+	TypeItem   = "remediation:item"
+)
+
+// Queue names. Item tasks go to QueueUrgent or QueueBulk after the job's
+// priority; fan-out tasks go to QueueControl.
+const (
+	QueueUrgent  = "urgent"
+	QueueBulk    = "bulk"
+	QueueControl = "control"
+)
+
+// Weights returns the asynq server queue configuration: weighted, not
+// strict priority, so that bulk and control work is never starved.
+func Weights() map[string]int {
+	return map[string]int{QueueUrgent: 6, QueueBulk: 3, QueueControl: 1}
+}
+
+// ItemQueue returns the queue of an item task for a job priority
+// ("urgent" or "bulk"); anything else is bulk.
+func ItemQueue(priority string) string {
+	if priority == QueueUrgent {
+		return QueueUrgent
+	}
+	return QueueBulk
+}
+
+// FanoutPayload is the payload of a fan-out task.
+type FanoutPayload struct {
+	JobID    string `json:"job_id"`
+	Priority string `json:"priority,omitempty"`
+}
+
+// ItemPayload is the payload of an item task.
+type ItemPayload struct {
+	JobID string `json:"job_id"`
+	Seq   int    `json:"seq"`
+}
+
+// FanoutTaskID returns the TaskID of a job's fan-out task.
+func FanoutTaskID(jobID string) string { return "fanout:" + jobID }
+
+// ItemTaskID returns the TaskID of one item task.
+func ItemTaskID(jobID string, seq int) string { return "item:" + jobID + ":" + strconv.Itoa(seq) }
+
+// NewFanoutTask returns the fan-out task of a job.
+func NewFanoutTask(jobID, priority string) (*asynq.Task, error) {
+	if jobID == "" {
+		return nil, fmt.Errorf("queue: fan-out task: empty job id")
+	}
+	b, err := json.Marshal(FanoutPayload{JobID: jobID, Priority: priority})
+	if err != nil {
+		return nil, fmt.Errorf("queue: fan-out payload: %w", err)
+	}
+	return asynq.NewTask(TypeFanout, b), nil
+}
+
+// NewItemTask returns the task of one item of a job.
+func NewItemTask(jobID string, seq int) (*asynq.Task, error) {
+	if jobID == "" || seq < 0 {
+		return nil, fmt.Errorf("queue: item task: invalid job id %q or seq %d", jobID, seq)
+	}
+	b, err := json.Marshal(ItemPayload{JobID: jobID, Seq: seq})
+	if err != nil {
+		return nil, fmt.Errorf("queue: item payload: %w", err)
+	}
+	return asynq.NewTask(TypeItem, b), nil
+}
+
+// ParseFanout decodes a fan-out task's payload. A malformed payload can
+// never succeed: the error wraps asynq.SkipRetry.
+func ParseFanout(t *asynq.Task) (FanoutPayload, error) {
+	var p FanoutPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" {
+		return p, fmt.Errorf("queue: malformed %s payload: %v: %w", TypeFanout, err, asynq.SkipRetry)
+	}
+	return p, nil
+}
+
+// ParseItem decodes an item task's payload. A malformed payload can never
+// succeed: the error wraps asynq.SkipRetry.
+func ParseItem(t *asynq.Task) (ItemPayload, error) {
+	var p ItemPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" || p.Seq < 0 {
+		return p, fmt.Errorf("queue: malformed %s payload: %v: %w", TypeItem, err, asynq.SkipRetry)
+	}
+	return p, nil
+}

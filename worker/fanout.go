@@ -1,0 +1,62 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/entraremediator/remediator/internal/queue"
+	"github.com/entraremediator/remediator/internal/remediation"
+)
+
+// handleFanout enqueues one item task per non-terminal item of a job, a
+// page at a time, and advances the job's fan-out cursor after each page:
+// a crash resumes at the cursor, and a repeated fan-out enqueues nothing
+// twice (TaskIDs dedup what is queued, the cursor what was done).
+func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
+	p, err := queue.ParseFanout(t)
+	if err != nil {
+		return err
+	}
+	for {
+		job, err := w.store.GetJob(ctx, p.JobID)
+		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+			w.log.WarnContext(ctx, "fan-out of an unknown job", slog.String("job_id", p.JobID))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("worker: fan-out: load job %s: %w", p.JobID, err)
+		}
+		if job.Status == remediation.JobCanceled || job.FanoutNext >= job.Total {
+			return nil
+		}
+		items, err := w.store.ItemsFrom(ctx, job.ID, job.FanoutNext, w.fanoutPage)
+		if err != nil {
+			return fmt.Errorf("worker: fan-out: items of job %s from %d: %w", job.ID, job.FanoutNext, err)
+		}
+		next := job.Total
+		if len(items) > 0 {
+			next = items[len(items)-1].Seq + 1
+		}
+		seqs := make([]int, 0, len(items))
+		for _, it := range items {
+			if !it.Status.Terminal() {
+				seqs = append(seqs, it.Seq)
+			}
+		}
+		priority := job.Priority
+		if priority == "" {
+			priority = p.Priority
+		}
+		if err := w.queue.EnqueueItems(ctx, job.ID, seqs, priority); err != nil {
+			return fmt.Errorf("worker: fan-out of job %s: %w", job.ID, err)
+		}
+		if err := w.store.AdvanceFanout(ctx, job.ID, next); err != nil {
+			return fmt.Errorf("worker: fan-out: advance job %s to %d: %w", job.ID, next, err)
+		}
+		w.log.DebugContext(ctx, "fan-out page enqueued", slog.String("job_id", job.ID),
+			slog.Int("enqueued", len(seqs)), slog.Int("next", next), slog.Int("total", job.Total))
+	}
+}

@@ -1,0 +1,201 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/entraremediator/remediator/internal/queue"
+	"github.com/entraremediator/remediator/internal/remediation"
+)
+
+// Defaults of Config.
+const (
+	DefaultConcurrency       = 20
+	DefaultBaseBackoff       = time.Second
+	DefaultMaxBackoff        = 5 * time.Minute
+	DefaultReconcileInterval = 10 * time.Second
+	DefaultShutdownTimeout   = 25 * time.Second
+	DefaultFanoutPageSize    = 1000
+)
+
+// Config configures a Worker. Redis, Store, Directories and Queue are
+// required; zero values of the others take the defaults.
+type Config struct {
+	Redis       asynq.RedisConnOpt
+	Store       remediation.Store
+	Directories remediation.Directories
+	// Executors run the actions; two with the same Action panic in New.
+	Executors []remediation.Executor
+	// Queue enqueues item tasks (fan-out) and fan-out tasks (reconciler).
+	Queue *queue.Client
+	// Concurrency is the number of tasks run at once. Default 20.
+	Concurrency int
+	// MaxRetry, when positive, lowers the number of Graph retries an item
+	// gets below what its task was enqueued with (queue.Options.MaxRetry).
+	MaxRetry int
+	// BaseBackoff and MaxBackoff bound the exponential backoff (full
+	// jitter) between Graph retries; Graph's Retry-After wins when longer.
+	// Defaults 1 s and 5 min.
+	BaseBackoff, MaxBackoff time.Duration
+	// ReconcileInterval is the period of the reconciler that starts
+	// unfinished fan-outs. Default 10 s.
+	ReconcileInterval time.Duration
+	// ShutdownTimeout is how long Shutdown lets running tasks finish
+	// before they are put back in the queue. Default 25 s.
+	ShutdownTimeout time.Duration
+	// DelayedTaskCheckInterval is how often asynq promotes retries whose
+	// time has come (asynq default 5 s; tests set it small).
+	DelayedTaskCheckInterval time.Duration
+	// TaskCheckInterval is how long asynq sleeps when all queues are
+	// empty (asynq default 1 s; tests set it small).
+	TaskCheckInterval time.Duration
+	// FanoutPageSize is the number of items a fan-out enqueues per store
+	// page. Default 1000.
+	FanoutPageSize int
+	// Logger receives the worker's and asynq's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Worker is the asynq server running fan-out and item tasks, plus the
+// fan-out reconciler.
+type Worker struct {
+	store      remediation.Store
+	dirs       remediation.Directories
+	queue      *queue.Client
+	executors  map[remediation.Action]remediation.Executor
+	maxRetry   int
+	backoff    backoff
+	fanoutPage int
+	reconcileT time.Duration
+	log        *slog.Logger
+
+	srv *asynq.Server
+	mux *asynq.ServeMux
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a Worker for cfg. It panics when two executors share an
+// action, as registering a handler twice is a programming error.
+func New(cfg Config) (*Worker, error) {
+	switch {
+	case cfg.Redis == nil:
+		return nil, errors.New("worker: Config.Redis is required")
+	case cfg.Store == nil:
+		return nil, errors.New("worker: Config.Store is required")
+	case cfg.Directories == nil:
+		return nil, errors.New("worker: Config.Directories is required")
+	case cfg.Queue == nil:
+		return nil, errors.New("worker: Config.Queue is required")
+	}
+	w := &Worker{
+		store:      cfg.Store,
+		dirs:       cfg.Directories,
+		queue:      cfg.Queue,
+		executors:  make(map[remediation.Action]remediation.Executor),
+		maxRetry:   cfg.MaxRetry,
+		fanoutPage: cmp.Or(cfg.FanoutPageSize, DefaultFanoutPageSize),
+		reconcileT: cmp.Or(cfg.ReconcileInterval, DefaultReconcileInterval),
+		log:        cmp.Or(cfg.Logger, slog.Default()),
+		mux:        asynq.NewServeMux(),
+	}
+	w.backoff = backoff{base: cmp.Or(cfg.BaseBackoff, DefaultBaseBackoff), max: cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff)}
+	if w.backoff.max < w.backoff.base {
+		return nil, fmt.Errorf("worker: MaxBackoff %s is below BaseBackoff %s", w.backoff.max, w.backoff.base)
+	}
+	for _, e := range cfg.Executors {
+		if _, dup := w.executors[e.Action()]; dup {
+			panic(fmt.Sprintf("worker: two executors for action %s", e.Action()))
+		}
+		w.executors[e.Action()] = e
+	}
+	w.mux.HandleFunc(queue.TypeFanout, w.handleFanout)
+	w.mux.HandleFunc(queue.TypeItem, w.handleItem)
+
+	w.srv = asynq.NewServer(cfg.Redis, asynq.Config{
+		Concurrency:              cmp.Or(cfg.Concurrency, DefaultConcurrency),
+		Queues:                   queue.Weights(),
+		BaseContext:              func() context.Context { return context.Background() },
+		RetryDelayFunc:           func(_ int, err error, _ *asynq.Task) time.Duration { return w.backoff.delayFor(err) },
+		IsFailure:                isFailure,
+		ErrorHandler:             asynq.ErrorHandlerFunc(w.logTaskError),
+		Logger:                   asynqLogger{w.log},
+		LogLevel:                 asynq.InfoLevel,
+		ShutdownTimeout:          cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout),
+		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+	})
+	return w, nil
+}
+
+// Start starts processing tasks and the reconciler, and returns.
+func (w *Worker) Start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		return errors.New("worker: already started")
+	}
+	if err := w.srv.Start(w.mux); err != nil {
+		return fmt.Errorf("worker: start asynq server: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go func() {
+		defer close(w.done)
+		w.reconcile(ctx, w.reconcileT)
+	}()
+	return nil
+}
+
+// Shutdown stops the reconciler, stops taking tasks, and waits up to the
+// shutdown timeout for running tasks; those still running are put back
+// in their queue.
+func (w *Worker) Shutdown() {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	w.srv.Shutdown()
+}
+
+// Run starts the worker, waits until ctx ends, and shuts down gracefully.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}
+
+// logTaskError is the server's ErrorHandler. Expected outcomes (a retry
+// scheduled, an item failed for good) were recorded in the store and log
+// at Debug; anything else is a problem to look at and logs at Warn.
+func (w *Worker) logTaskError(ctx context.Context, t *asynq.Task, err error) {
+	id, _ := asynq.GetTaskID(ctx)
+	n, _ := asynq.GetRetryCount(ctx)
+	m, _ := asynq.GetMaxRetry(ctx)
+	attrs := []any{slog.String("type", t.Type()), slog.String("task_id", id),
+		slog.Int("retried", n), slog.Int("max_retry", m), slog.Any("error", err)}
+	var re *retryError
+	switch {
+	case errors.As(err, &re):
+		w.log.DebugContext(ctx, "task retry scheduled", append(attrs, slog.Duration("delay", re.delay))...)
+	case errors.Is(err, asynq.SkipRetry):
+		w.log.DebugContext(ctx, "task failed permanently", attrs...)
+	default:
+		w.log.WarnContext(ctx, "task error, will run again", attrs...)
+	}
+}
