@@ -49,7 +49,8 @@ var (
 // Administrator, member 3 a Security Administrator; every 7th member
 // (i%7 == 6) is disabled and every 5th (i%5 == 4) is synced from on-premises
 // AD. Object ids are derived from the tenant id and the index, so they are
-// the same on every run.
+// the same on every run. SeedDemo also adds groups of every kind, PIM and
+// group-held roles and a Conditional Access policy (see seedDemoDirectory).
 func (t *Tenant) SeedDemo(n int) {
 	used := map[string]bool{}
 	for i := range n {
@@ -94,6 +95,7 @@ func (t *Tenant) SeedDemo(n int) {
 	if n <= 0 {
 		return
 	}
+	defer t.seedDemoDirectory(n)
 	for i := range max(1, n/10) {
 		first := demoFirst[(i*11+5)%len(demoFirst)]
 		last := demoLast[(i*13+3)%len(demoLast)]

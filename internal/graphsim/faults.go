@@ -73,7 +73,7 @@ func (s *Server) InjectFault(spec FaultSpec) string {
 		op = op[len(prefix)-1:]
 	}
 	if op != "/" {
-		f.pattern = op
+		f.pattern = "/" + strings.Join(canonicalCasts(strings.Split(strings.Trim(op, "/"), "/")), "/")
 	}
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()

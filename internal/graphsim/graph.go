@@ -95,12 +95,30 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, segs []strin
 	}
 	rec.TenantID = tenant.id
 
+	segs = canonicalCasts(segs)
 	m := s.graph.match(r.Method, segs)
 	if m.route == nil {
+		tenant.countRequest()
 		fail(routeError(r.Method, segs, m))
 		return
 	}
 	rec.Operation = m.route.op
+
+	query := r.URL.Query()
+	cost := s.resourceUnits(r.Method, m.route.op, query.Get("$select") != "", query.Get("$expand") != "")
+	ca := strings.HasPrefix(m.route.pattern, caPathPrefix)
+	if ca {
+		cost = 1
+	}
+	h.Set("x-ms-resource-unit", strconv.Itoa(cost))
+	ratio, th := s.admit(tenant, cost, r.Method != http.MethodGet, ca)
+	if th != nil {
+		writeThrottled(sw, th, rid, crid)
+		return
+	}
+	if ratio > 0.8 {
+		h.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(ratio, 'f', 2, 64))
+	}
 
 	f := s.faults.take(false, tenant.id, r.Method, m.route.pattern, func(uid string) bool {
 		return tenant.identifies(m.params["id"], uid)
@@ -130,7 +148,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, segs []strin
 		return
 	}
 
-	c := &call{s: s, w: sw, r: r, tenant: tenant, claims: claims, params: m.params, query: r.URL.Query(), body: body}
+	c := &call{s: s, w: sw, r: r, tenant: tenant, claims: claims, params: m.params, query: query, body: body}
 	if f != nil && f.spec.ApplyThenFail {
 		c.w = &discardWriter{h: make(http.Header)}
 		_ = m.route.h(c)
@@ -202,7 +220,7 @@ func (s *Server) writeFault(w http.ResponseWriter, f *fault, claims *tokenClaims
 		if method == http.MethodGet {
 			kind, info = "Read", "ResourceUnitLimitExceeded"
 		}
-		h.Set("x-ms-throttle-scope", "Tenant_Application/"+kind+"/"+claims.Tid+"/"+claims.AppID)
+		h.Set("x-ms-throttle-scope", "Tenant_Application/"+kind+"/"+claims.AppID+"/"+claims.Tid)
 		h.Set("x-ms-throttle-information", info)
 	}
 	writeGraphError(w, status, code, msg, rid, crid)
@@ -311,4 +329,16 @@ func (w *discardWriter) WriteHeader(int)             {}
 // itoaCeilSeconds formats d as whole seconds, rounded up (Retry-After).
 func itoaCeilSeconds(d time.Duration) string {
 	return strconv.Itoa(int(math.Ceil(d.Seconds())))
+}
+
+// canonicalCasts rewrites type-cast segments that use the namespace alias
+// ("graph.group", as the SDKs send them) to the full name
+// ("microsoft.graph.group"), which Graph treats alike.
+func canonicalCasts(segs []string) []string {
+	for i, seg := range segs {
+		if len(seg) > 6 && strings.EqualFold(seg[:6], "graph.") {
+			segs[i] = "microsoft." + seg
+		}
+	}
+	return segs
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -44,6 +45,10 @@ func Run(ctx context.Context, opts Options, caFile string, out io.Writer) error 
 	for _, u := range sampleUsers(t) {
 		fmt.Fprintf(&b, "  %s  %-55s %s\n", u.state.ID, u.state.UserPrincipalName, u.note)
 	}
+	fmt.Fprintf(&b, "Groups:\n")
+	for _, g := range t.Groups() {
+		fmt.Fprintf(&b, "  %s  %-55s %s\n", g.ID, g.DisplayName, groupKind(g))
+	}
 	if _, err := io.WriteString(out, b.String()); err != nil {
 		return fmt.Errorf("graphsim: write banner: %w", err)
 	}
@@ -76,6 +81,32 @@ func sampleUsers(t *Tenant) []sample {
 	pick("member, enabled", id("member", 5))
 	pick("member, disabled", id("member", 6))
 	pick("member, synced from on-premises", id("member", 4))
+	pick("Global Administrator through a role-assignable group", id("member", DemoMemberGroupGA))
+	pick("Privileged Role Administrator, PIM-activated", id("member", DemoMemberPIMActivated))
 	pick("guest", id("guest", 0))
 	return out
+}
+
+// groupKind describes a group for the banner.
+func groupKind(g GroupState) string {
+	var kind string
+	switch {
+	case slices.Contains(g.GroupTypes, "DynamicMembership"):
+		kind = "dynamic"
+	case slices.Contains(g.GroupTypes, "Unified"):
+		kind = "Microsoft 365"
+	case g.MailEnabled && g.SecurityEnabled:
+		kind = "mail-enabled security"
+	case g.MailEnabled:
+		kind = "distribution list"
+	default:
+		kind = "security"
+	}
+	if g.OnPremisesSyncEnabled {
+		kind += ", synced from on-premises"
+	}
+	if g.IsAssignableToRole {
+		kind += ", role-assignable"
+	}
+	return kind
 }

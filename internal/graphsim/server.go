@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,21 @@ type Options struct {
 	// MaxLoggedRequests bounds the request log (oldest entries are dropped);
 	// 0 means 100000, a negative value disables the log.
 	MaxLoggedRequests int
+	// Quotas turns Graph's identity-and-access throttling on for every
+	// tenant (a tenant can change it with SetQuotas); nil = off.
+	Quotas *Quotas
+	// TimeScale runs quota windows, the Conditional Access limit and
+	// Retry-After values this many times faster (e.g. 10 for benchmarks);
+	// 0 or 1 = real time. Options.Latency is not scaled.
+	TimeScale float64
+	// CARequestsPerSecond limits Conditional Access requests per tenant
+	// (all methods, all apps; answered 429 without Retry-After). 0 means
+	// Graph's 1 per second; negative turns the limit off.
+	CARequestsPerSecond float64
+	// CAPolicyMaxBytes is the largest Conditional Access policy, as compact
+	// JSON, a tenant accepts (Graph stores policies as size-limited JSON
+	// documents); 0 = DefaultCAPolicyMaxBytes. TenantSpec can override it.
+	CAPolicyMaxBytes int
 }
 
 // Server is a Microsoft Graph and Entra token endpoint simulator.
@@ -51,6 +67,11 @@ type Server struct {
 	faults faultSet
 	reqlog requestLog
 
+	clockFn atomic.Pointer[func() time.Time] // quota clock (tests replace it)
+	epoch   time.Time
+	ruCost  map[string]int       // base resource units of GET routes other than 1
+	apps    map[string]*appQuota // by client id; guarded by mu
+
 	startMu sync.Mutex
 	httpSrv *http.Server
 	ln      net.Listener
@@ -69,7 +90,10 @@ func New(opts Options) (*Server, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, log: lg, tenants: make(map[string]*Tenant)}
+	s := &Server{opts: opts, log: lg, tenants: make(map[string]*Tenant),
+		ruCost: make(map[string]int), apps: make(map[string]*appQuota)}
+	s.setClock(time.Now)
+	s.epoch = s.clock()
 	if err := s.makeCerts(opts.Hosts); err != nil {
 		return nil, fmt.Errorf("graphsim: certificates: %w", err)
 	}
@@ -93,6 +117,19 @@ func New(opts Options) (*Server, error) {
 // in its own file and adds its routes here.
 func (s *Server) registerGraphRoutes() {
 	s.registerUserRoutes(s.graph)
+	s.registerCARoutes(s.graph)
+	s.registerAuthStrengthRoutes(s.graph)
+	s.registerRoleRoutes(s.graph)
+	s.registerPIMRoutes(s.graph)
+	s.registerGroupRoutes(s.graph)
+	s.registerMembershipRoutes(s.graph)
+}
+
+// handleList registers a GET route that lists a collection (base cost 2
+// resource units).
+func (s *Server) handleList(rt *router[graphHandler], pattern string, h graphHandler) {
+	rt.handle(http.MethodGet, pattern, h)
+	s.ruCost[http.MethodGet+" "+pattern] = 2
 }
 
 // Start listens on Options.Addr with TLS and serves in the background.
@@ -192,6 +229,21 @@ func (s *Server) Close() error {
 // secret; an existing tenant with the same ID is replaced.
 func (s *Server) AddTenant(spec TenantSpec) *Tenant {
 	t := newTenant(spec)
+	if s.opts.Quotas != nil {
+		q := *s.opts.Quotas
+		t.q.q = &q
+	}
+	t.q.caRate = s.opts.CARequestsPerSecond
+	if t.q.caRate == 0 {
+		t.q.caRate = 1
+	}
+	t.q.start = s.since()
+	if t.caMaxBytes == 0 {
+		t.caMaxBytes = s.opts.CAPolicyMaxBytes
+	}
+	if t.caMaxBytes <= 0 {
+		t.caMaxBytes = DefaultCAPolicyMaxBytes
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.tenants[t.id]; old != nil && old.domain != "" {

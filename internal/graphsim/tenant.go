@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +26,15 @@ type TenantSpec struct {
 	// derived from the id when empty. The token endpoint accepts it in place
 	// of the id.
 	Domain string
+	// AppLacksRoleManagement withholds RoleManagement.ReadWrite.Directory
+	// from the app: role assignment writes and membership changes of
+	// role-assignable groups then get 403 Authorization_RequestDenied.
+	AppLacksRoleManagement bool
+	// SecurityDefaultsEnabled turns Security Defaults on: Conditional
+	// Access policies cannot be created.
+	SecurityDefaultsEnabled bool
+	// CAPolicyMaxBytes overrides Options.CAPolicyMaxBytes for this tenant.
+	CAPolicyMaxBytes int
 }
 
 // Tenant is one simulated directory. Its methods are safe for concurrent use.
@@ -35,6 +45,19 @@ type Tenant struct {
 	privileged bool
 	users      map[string]*user // by lower-case id
 	byUPN      map[string]*user // by lower-case UPN
+	userCount  atomic.Int64     // len(users), read by the quotas without mu
+	deleted    []string         // ids of deleted directory objects, in order
+
+	roleMgmt         bool                       // app holds RoleManagement.ReadWrite.Directory
+	groups           map[string]*group          // by lower-case id
+	assignments      map[string]*roleAssignment // by id (case-sensitive)
+	assignmentSeq    int
+	securityDefaults bool
+	caMaxBytes       int
+	caPolicies       map[string]*caPolicy // by lower-case id
+	caOrder          []string             // policy ids in creation order
+
+	q tenantQuota // throttling state; its own mutex (lock order: mu, then q.mu)
 }
 
 func newTenant(spec TenantSpec) *Tenant {
@@ -46,6 +69,13 @@ func newTenant(spec TenantSpec) *Tenant {
 		privileged: spec.AppHasPrivilegedRole,
 		users:      make(map[string]*user),
 		byUPN:      make(map[string]*user),
+
+		roleMgmt:         !spec.AppLacksRoleManagement,
+		groups:           make(map[string]*group),
+		assignments:      make(map[string]*roleAssignment),
+		securityDefaults: spec.SecurityDefaultsEnabled,
+		caMaxBytes:       spec.CAPolicyMaxBytes,
+		caPolicies:       make(map[string]*caPolicy),
 	}
 	if t.id == "" {
 		t.id = uuid.NewString()
@@ -94,7 +124,8 @@ type UserSpec struct {
 	AccountEnabled        bool
 	OnPremisesSyncEnabled bool
 	// Roles are the directory role template ids the user holds, e.g.
-	// RoleGlobalAdministrator.
+	// RoleGlobalAdministrator: AddUser creates one active, directly
+	// assigned (non-PIM) tenant-wide role assignment per role.
 	Roles []string
 
 	GivenName, Surname, JobTitle, Department, Mail, MobilePhone string
@@ -111,8 +142,10 @@ type UserState struct {
 	Mail                  string
 	AccountEnabled        bool
 	OnPremisesSyncEnabled bool
-	Roles                 []string
-	CreatedAt             time.Time
+	// Roles are the role template ids of the user's own active role
+	// assignments (direct or PIM-activated; not roles held through groups).
+	Roles     []string
+	CreatedAt time.Time
 	// RevokedCount counts revokeSignInSessions calls; LastRevokedAt is the
 	// time of the last one (zero if none).
 	RevokedCount  int
@@ -124,17 +157,28 @@ type UserState struct {
 // IsGuest reports whether the user is a guest (userType Guest).
 func (u UserState) IsGuest() bool { return u.UserType == "Guest" }
 
-// AddUser adds (or replaces, by id) a user and returns its state.
+// AddUser adds (or replaces, by id) a user and returns its state. Group
+// memberships of a replaced user are kept; its own role assignments are
+// replaced by spec.Roles.
 func (t *Tenant) AddUser(spec UserSpec) UserState {
 	u := newUser(spec, t.domain)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old := t.users[u.id]; old != nil {
 		delete(t.byUPN, strings.ToLower(old.upn))
+		for id, a := range t.assignments {
+			if a.principalID == u.id {
+				delete(t.assignments, id)
+			}
+		}
 	}
 	t.users[u.id] = u
 	t.byUPN[strings.ToLower(u.upn)] = u
-	return u.state()
+	t.userCount.Store(int64(len(t.users)))
+	for _, r := range spec.Roles {
+		t.assignLocked(u.id, r, "/", AssignDirect)
+	}
+	return t.userStateLocked(u)
 }
 
 // User returns the user with the given object id or user principal name
@@ -146,7 +190,7 @@ func (t *Tenant) User(idOrUPN string) (UserState, bool) {
 	if u == nil {
 		return UserState{}, false
 	}
-	return u.state(), true
+	return t.userStateLocked(u), true
 }
 
 // Users returns all users ordered by user principal name.
@@ -154,7 +198,7 @@ func (t *Tenant) Users() []UserState {
 	t.mu.Lock()
 	out := make([]UserState, 0, len(t.users))
 	for _, u := range t.users {
-		out = append(out, u.state())
+		out = append(out, t.userStateLocked(u))
 	}
 	t.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].UserPrincipalName < out[j].UserPrincipalName })

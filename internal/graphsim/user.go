@@ -14,7 +14,6 @@ type user struct {
 	mobilePhone, officeLocation, preferredLanguage, usageLoc string
 	businessPhones, otherMails                               []string
 	accountEnabled, onPremSync                               bool
-	roles                                                    []string
 	created, sessionsValidFrom                               time.Time
 	revokedCount, patchCount                                 int
 	lastRevokedAt                                            time.Time
@@ -41,9 +40,6 @@ func newUser(spec UserSpec, domain string) *user {
 		onPremSync:        spec.OnPremisesSyncEnabled,
 		created:           time.Now().UTC().Truncate(time.Second),
 	}
-	for _, r := range spec.Roles {
-		u.roles = append(u.roles, strings.ToLower(r))
-	}
 	u.sessionsValidFrom = u.created
 	if u.id == "" {
 		u.id = uuid.NewString()
@@ -69,7 +65,6 @@ func (u *user) state() UserState {
 		Mail:                  u.mail,
 		AccountEnabled:        u.accountEnabled,
 		OnPremisesSyncEnabled: u.onPremSync,
-		Roles:                 append([]string(nil), u.roles...),
 		CreatedAt:             u.created,
 		RevokedCount:          u.revokedCount,
 		LastRevokedAt:         u.lastRevokedAt,
@@ -78,12 +73,9 @@ func (u *user) state() UserState {
 	return s
 }
 
-// holdsPrivilegedRole reports whether u holds a role in privilegedRoles.
-func (u *user) holdsPrivilegedRole() bool {
-	for _, r := range u.roles {
-		if privilegedRoles[r] {
-			return true
-		}
-	}
-	return false
+// userStateLocked returns u's state with its own roles; t.mu held.
+func (t *Tenant) userStateLocked(u *user) UserState {
+	s := u.state()
+	s.Roles = t.directRolesLocked(u.id)
+	return s
 }

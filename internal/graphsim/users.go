@@ -117,7 +117,7 @@ func patchUser(c *call) *apiError {
 		mastered = mastered || ch.p.mastered
 		sensitive = sensitive || ch.p.sensitive
 	}
-	if sensitive && !t.privileged && u.holdsPrivilegedRole() {
+	if sensitive && !t.privileged && t.holdsPrivilegedRoleLocked(u.id) {
 		return &apiError{http.StatusForbidden, codeAuthorizationDenied, msgInsufficientPrivileges}
 	}
 	if mastered && u.onPremSync {
