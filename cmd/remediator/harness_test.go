@@ -44,6 +44,7 @@ func (s *syncBuffer) String() string {
 type stack struct {
 	t       *testing.T
 	sim     *graphsim.Server
+	redis   *testenv.RedisServer
 	base    string
 	key     string
 	env     map[string]string
@@ -61,11 +62,28 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// stackOptions tune newStackWith.
+type stackOptions struct {
+	workers     int           // in-process workers
+	simLatency  time.Duration // per Graph call
+	databaseURL string        // default: a fresh database on the shared cluster
+	redisAOF    bool
+	env         map[string]string
+}
+
 func newStack(t *testing.T, workers int) *stack {
 	t.Helper()
-	redis := testenv.RedisWith(t, testenv.RedisOptions{TCP: true})
-	pg := testenv.Postgres(t)
-	sim, err := graphsim.New(graphsim.Options{})
+	return newStackWith(t, stackOptions{workers: workers})
+}
+
+func newStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	redis := testenv.RedisWith(t, testenv.RedisOptions{TCP: true, AOF: o.redisAOF})
+	pg := o.databaseURL
+	if pg == "" {
+		pg = testenv.Postgres(t)
+	}
+	sim, err := graphsim.New(graphsim.Options{Latency: o.simLatency, CARequestsPerSecond: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +96,7 @@ func newStack(t *testing.T, workers int) *stack {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	s := &stack{t: t, sim: sim, base: "http://" + addr, key: "test-api-key-" + hex.EncodeToString(secrets.NewKey()[:8]), logs: &syncBuffer{}}
+	s := &stack{t: t, sim: sim, redis: redis, base: "http://" + addr, key: "test-api-key-" + hex.EncodeToString(secrets.NewKey()[:8]), logs: &syncBuffer{}}
 	s.env = map[string]string{
 		"REMEDIATOR_HTTP_ADDR":              addr,
 		"REMEDIATOR_API_KEY":                s.key,
@@ -91,8 +109,11 @@ func newStack(t *testing.T, workers int) *stack {
 		"REMEDIATOR_RECONCILE_INTERVAL":     "1s",
 		"REMEDIATOR_DATA_DIR":               t.TempDir(),
 	}
+	for k, v := range o.env {
+		s.env[k] = v
+	}
 	s.start("api")
-	for range workers {
+	for range o.workers {
 		s.start("worker")
 	}
 	s.waitReady()
@@ -260,6 +281,58 @@ func (s *stack) items(id string) map[string]itemView {
 		}
 		cursor = page.NextCursor
 	}
+}
+
+// outcomes counts the terminal outcomes per identity in the tenant's history.
+func (s *stack) outcomes(tenantID string) map[string]int {
+	s.t.Helper()
+	out := map[string]int{}
+	cursor := ""
+	for {
+		var page struct {
+			History []struct {
+				Identity string `json:"identity"`
+			} `json:"history"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if code := s.do("GET", fmt.Sprintf("/v1/history?tenant_id=%s&limit=1000&cursor=%s", tenantID, cursor), nil, nil, &page); code != 200 {
+			s.t.Fatalf("history: %d", code)
+		}
+		for _, h := range page.History {
+			out[h.Identity]++
+		}
+		if page.NextCursor == "" {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// submit posts a job and returns it (202 expected).
+func (s *stack) submit(tenantID, action string, identities []string) jobView {
+	s.t.Helper()
+	var job jobView
+	if code := s.do("POST", "/v1/tenants/"+tenantID+"/remediations", map[string]any{
+		"action": action, "identities": identities, "reason": "fault test"}, nil, &job); code != 202 {
+		s.t.Fatalf("submit: %d %+v", code, job)
+	}
+	return job
+}
+
+// waitCount polls the job until counts[status] >= n.
+func (s *stack) waitCount(id, status string, n int, timeout time.Duration) jobView {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var j jobView
+	for time.Now().Before(deadline) {
+		s.do("GET", "/v1/remediations/"+id, nil, nil, &j)
+		if j.Counts[status] >= n {
+			return j
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("job %s: %s never reached %d: %+v", id, status, n, j)
+	return j
 }
 
 func tail(s string, n int) string {

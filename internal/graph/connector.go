@@ -88,10 +88,12 @@ func NewConnector(opts Options) *Connector {
 	return c
 }
 
-// For returns the Directory of t. The credential and client are built on
-// first use and kept until the tenant changes (its UpdatedAt, secret, client
-// id, cloud or endpoints): a Directory obtained earlier keeps working with
-// the old credential. Errors are *remediation.Error (EINVALID) for a tenant
+// For returns the Directory of t. It also implements
+// remediation.FullDirectory (Conditional Access policies, role assignments,
+// groups): callers that need those type-assert. The credential and client
+// are built on first use and kept until the tenant changes (its UpdatedAt,
+// secret, client id, cloud or endpoints): a Directory obtained earlier
+// keeps working with the old credential. Errors are *remediation.Error (EINVALID) for a tenant
 // that cannot be used, or infrastructure errors (secret box).
 func (c *Connector) For(ctx context.Context, t *remediation.Tenant) (remediation.Directory, error) {
 	if c.initErr != nil {
@@ -192,11 +194,16 @@ func (c *Connector) build(t *remediation.Tenant, fp [32]byte) (*directory, error
 		return nil, fmt.Errorf("graph: tenant %s: request adapter: %w", t.ID, err)
 	}
 	adapter.SetBaseUrl(e.GraphEndpoint)
+	// Not msgraphsdk.NewGraphServiceClient: it writes the package-level
+	// store.BackingStoreFactoryInstance on every call, which races with
+	// every model constructor of the other tenants' calls. A nil factory
+	// keeps the default (the in-memory backing store, the same value).
+	client := &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}
 	return &directory{
 		tenantID:    t.ID,
 		fingerprint: fp,
 		updatedAt:   t.UpdatedAt,
-		client:      msgraphsdk.NewGraphServiceClient(adapter),
+		client:      client,
 		timeout:     c.timeout,
 		log:         c.log,
 		redact:      redactor(string(secret)),

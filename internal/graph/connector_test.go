@@ -89,7 +89,7 @@ func TestCallLogAndLogging(t *testing.T) {
 	if len(records) != 3 {
 		t.Fatalf("%d call records, want 3:\n%s", len(records), out)
 	}
-	if records[1]["level"] != "INFO" || records[1]["http_status"] != float64(204) || records[1]["request_id"] != simIDs[1] {
+	if records[1]["level"] != "DEBUG" || records[1]["http_status"] != float64(204) || records[1]["request_id"] != simIDs[1] {
 		t.Errorf("success record %v", records[1])
 	}
 	if records[2]["level"] != "WARN" || records[2]["error_code"] != "Request_ResourceNotFound" {

@@ -40,7 +40,10 @@ type directory struct {
 	redact func(string) string
 }
 
-var _ remediation.Directory = (*directory)(nil)
+var (
+	_ remediation.Directory     = (*directory)(nil)
+	_ remediation.FullDirectory = (*directory)(nil)
+)
 
 // GetUser implements remediation.Directory.
 func (d *directory) GetUser(ctx context.Context, id string) (*remediation.User, error) {
@@ -92,13 +95,29 @@ func (d *directory) RevokeSignInSessions(ctx context.Context, id string) error {
 	})
 }
 
-// do runs one Graph call under the per-call timeout, maps its error,
-// appends it to the context's call log and logs it.
+// do runs one Graph call about the object id (see run). An empty id is
+// refused without a request: it would address the whole collection.
 func (d *directory) do(ctx context.Context, op, id string, call func(context.Context) error) error {
-	if id == "" {
-		// An empty id would address the /users collection.
-		return remediation.Errorf(remediation.EINVALID, "graph %s: empty user id", op)
+	if err := needIDs(op, id); err != nil {
+		return err
 	}
+	return d.run(ctx, op, id, call)
+}
+
+// needIDs refuses empty object ids (EINVALID).
+func needIDs(op string, ids ...string) error {
+	for _, id := range ids {
+		if id == "" {
+			return remediation.Errorf(remediation.EINVALID, "graph %s: empty id", op)
+		}
+	}
+	return nil
+}
+
+// run runs one Graph call under the per-call timeout, maps its error,
+// appends it to the context's call log and logs it. target names what the
+// call is about in the log record.
+func (d *directory) run(ctx context.Context, op, target string, call func(context.Context) error) error {
 	callCtx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	x := &exchange{}
@@ -130,14 +149,14 @@ func (d *directory) do(ctx context.Context, op, id string, call func(context.Con
 	attrs := []slog.Attr{
 		slog.String("tenant_id", d.tenantID),
 		slog.String("operation", op),
-		slog.String("user", id),
+		slog.String("target", target),
 		slog.Int("http_status", status),
 		slog.String("request_id", requestID),
 		slog.Float64("duration_ms", c.DurationMS),
 		slog.Float64("http_ms", float64(httpDur)/float64(time.Millisecond)),
 	}
 	if gerr == nil {
-		d.log.LogAttrs(ctx, slog.LevelInfo, "graph call", attrs...)
+		d.log.LogAttrs(ctx, slog.LevelDebug, "graph call", attrs...)
 		return nil
 	}
 	attrs = append(attrs, slog.String("error_code", gerr.Code), slog.String("error", gerr.Message))

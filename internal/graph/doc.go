@@ -1,5 +1,7 @@
-// Package graph implements remediation.Directories and remediation.Directory
-// with msgraph-sdk-go and azidentity. It is the only package of the module
+// Package graph implements remediation.Directories and
+// remediation.FullDirectory (users, Conditional Access policies, directory
+// role assignments and PIM schedule requests, groups and memberships) with
+// msgraph-sdk-go and azidentity. It is the only package of the module
 // that imports the Graph SDK, kiota or azidentity; nothing it exports
 // mentions their types.
 //

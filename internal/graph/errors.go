@@ -43,7 +43,21 @@ func (d *directory) mapError(ctx context.Context, op string, err error, x *excha
 	var oe *odataerrors.ODataError
 	var ae *abstractions.ApiError
 	var af *azidentity.AuthenticationFailedError
+	var ge *remediation.GraphError
 	switch {
+	case errors.As(err, &ge):
+		// A successful answer the call judged a failure (e.g. a denied
+		// schedule request): already mapped.
+		g = &remediation.GraphError{Operation: op, Status: ge.Status, Code: ge.Code, Message: ge.Message,
+			RequestID: ge.RequestID, RetryAfter: ge.RetryAfter}
+		if g.Status == 0 {
+			g.Status = status
+		}
+		if g.RequestID == "" {
+			g.RequestID = requestID
+		}
+		g.Message = d.clean(g.Message)
+		return g
 	case errors.As(err, &oe):
 		g.Status = oe.GetStatusCode()
 		h := oe.GetResponseHeaders()

@@ -45,7 +45,12 @@ type bundle struct {
 
 func newSim(t *testing.T) *graphsim.Server {
 	t.Helper()
-	sim, err := graphsim.New(graphsim.Options{})
+	return newSimWith(t, graphsim.Options{})
+}
+
+func newSimWith(t *testing.T, simOpts graphsim.Options) *graphsim.Server {
+	t.Helper()
+	sim, err := graphsim.New(simOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +63,13 @@ func newSim(t *testing.T) *graphsim.Server {
 
 func setup(t *testing.T, opts graph.Options) *bundle {
 	t.Helper()
-	sim := newSim(t)
+	return setupWith(t, graphsim.Options{}, opts)
+}
+
+// setupWith is setup with simulator options.
+func setupWith(t *testing.T, simOpts graphsim.Options, opts graph.Options) *bundle {
+	t.Helper()
+	sim := newSimWith(t, simOpts)
 	st := sim.AddTenant(graphsim.TenantSpec{})
 	if opts.Box == nil {
 		opts.Box = xorBox{}
@@ -95,6 +106,18 @@ func (b *bundle) dir(t *testing.T) remediation.Directory {
 		t.Fatalf("For: %v", err)
 	}
 	return d
+}
+
+// full is the tenant's directory as a remediation.FullDirectory (the
+// actions type-assert the same way).
+func (b *bundle) full(t *testing.T) remediation.FullDirectory {
+	t.Helper()
+	d := b.dir(t)
+	f, ok := d.(remediation.FullDirectory)
+	if !ok {
+		t.Fatalf("%T does not implement remediation.FullDirectory", d)
+	}
+	return f
 }
 
 // graphRequests returns the logged Graph requests with the given method.

@@ -40,3 +40,24 @@ func TestRedisRestartKeepsAOFData(t *testing.T) {
 		t.Fatal("no TCP URL")
 	}
 }
+
+func TestPostgresServerRestart(t *testing.T) {
+	s := NewPostgresServer(t)
+	db, err := sql.Open("pgx", s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE x(i int); INSERT INTO x VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	if err := db.Ping(); err == nil {
+		t.Fatal("ping succeeded while stopped")
+	}
+	s.Start()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM x").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after restart: %d %v", n, err)
+	}
+}
