@@ -24,26 +24,53 @@ const maxListedFields = 20
 // type; nothing but white space may follow the object. Every failure is an
 // EINVALID error, or ETOOLARGE when the body exceeds the server limit.
 func decodeJSON(c echo.Context, dst any) error {
-	r := c.Request()
-	if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != echo.MIMEApplicationJSON {
-			return invalid(nil, "Content-Type must be application/json.")
-		}
+	body, err := readBody(c.Request())
+	if err != nil {
+		return err
 	}
-	if r.Body == nil {
+	if len(body) == 0 {
 		return invalid(nil, "The request body is empty; a JSON object is expected.")
+	}
+	return decodeBody(c.Request(), body, dst)
+}
+
+// decodeOptionalJSON is decodeJSON for requests whose body may be left
+// out: an absent or blank body leaves dst untouched and is no error.
+func decodeOptionalJSON(c echo.Context, dst any) error {
+	body, err := readBody(c.Request())
+	if err != nil || len(body) == 0 {
+		return err
+	}
+	return decodeBody(c.Request(), body, dst)
+}
+
+// readBody reads the whole request body; white space only reads as empty.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return tooLarge(mbe.Limit)
+			return nil, tooLarge(mbe.Limit)
 		}
-		return invalid(nil, "The request body could not be read.")
+		return nil, invalid(nil, "The request body could not be read.")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return invalid(nil, "The request body is empty; a JSON object is expected.")
+		return nil, nil
+	}
+	return body, nil
+}
+
+// decodeBody checks the Content-Type of r and decodes the non-empty body
+// strictly into dst (see decodeJSON).
+func decodeBody(r *http.Request, body []byte, dst any) error {
+	if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationJSON {
+			return invalid(nil, "Content-Type must be application/json.")
+		}
 	}
 	if err := checkObjectKeys(body, jsonFields(reflect.TypeOf(dst).Elem())); err != nil {
 		return err

@@ -27,12 +27,15 @@ const (
 	testClientID = "33333333-3333-3333-3333-333333333333"
 )
 
-// fakeDispatcher records StartFanout calls and fails on demand.
+// fakeDispatcher records StartFanout calls and fails on demand. onStart,
+// when set, is called with each job id (outside the lock), as a worker
+// would pick the job up.
 type fakeDispatcher struct {
 	mu       sync.Mutex
 	calls    []fanoutCall
 	startErr error
 	pingErr  error
+	onStart  func(jobID string)
 }
 
 type fanoutCall struct{ JobID, Priority string }
@@ -41,9 +44,20 @@ var _ remediation.Dispatcher = (*fakeDispatcher)(nil)
 
 func (d *fakeDispatcher) StartFanout(_ context.Context, jobID, priority string) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.calls = append(d.calls, fanoutCall{jobID, priority})
-	return d.startErr
+	err, hook := d.startErr, d.onStart
+	d.mu.Unlock()
+	if hook != nil && err == nil {
+		hook(jobID)
+	}
+	return err
+}
+
+// setOnStart installs the StartFanout hook.
+func (d *fakeDispatcher) setOnStart(f func(jobID string)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.onStart = f
 }
 
 func (d *fakeDispatcher) Ping(context.Context) error {
@@ -123,6 +137,8 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		Available: []remediation.Action{remediation.ActionDisableUser, remediation.ActionRevokeSessions,
 			remediation.ActionRemoveGroupMemberships},
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Tests of the dry-run wait set their own; others never wait.
+		DryRunWait: -1,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -250,6 +266,11 @@ type job struct {
 	Actor            string                         `json:"actor"`
 	RequestedBy      string                         `json:"requested_by"`
 	Context          json.RawMessage                `json:"context"`
+	Parameters       json.RawMessage                `json:"parameters"`
+	DryRun           bool                           `json:"dry_run"`
+	ConfirmAdmin     bool                           `json:"confirm_admin_targets"`
+	UndoOf           *string                        `json:"undo_of"`
+	RetryOf          *string                        `json:"retry_of"`
 	Priority         string                         `json:"priority"`
 	CreatedAt        *string                        `json:"created_at"`
 	StartedAt        *string                        `json:"started_at"`
@@ -301,4 +322,50 @@ func identities(n int, format string) []string {
 		out[i] = fmt.Sprintf(format, i)
 	}
 	return out
+}
+
+// allActions makes every catalog action available.
+func allActions(c *Config) {
+	c.Available = nil
+	for _, a := range remediation.Catalog() {
+		c.Available = append(c.Available, a.Name)
+	}
+}
+
+// post sends a POST with an optional body (nil: none) and headers.
+func (e *env) post(path string, body any, header map[string]string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	return e.do(req{Method: http.MethodPost, Path: path, Body: body, Header: header})
+}
+
+// storedJob reads a job from the store.
+func (e *env) storedJob(id string) *remediation.Job {
+	e.t.Helper()
+	j, err := e.store.GetJob(context.Background(), id)
+	if err != nil {
+		e.t.Fatalf("get job %s: %v", id, err)
+	}
+	return j
+}
+
+// storedItems reads all items of a job from the store.
+func (e *env) storedItems(id string) []*remediation.Item {
+	e.t.Helper()
+	items, _, err := e.store.ListItems(context.Background(), id, remediation.ItemFilter{Limit: 1000})
+	if err != nil {
+		e.t.Fatalf("list items of %s: %v", id, err)
+	}
+	return items
+}
+
+// unchanged fails when the number of stored jobs or of fan-outs started
+// differs from before; use it after a refused request.
+func (e *env) unchanged(jobs, calls int) {
+	e.t.Helper()
+	if n := e.jobCount(); n != jobs {
+		e.t.Errorf("%d jobs stored, want %d", n, jobs)
+	}
+	if n := len(e.disp.Calls()); n != calls {
+		e.t.Errorf("%d fan-outs started, want %d", n, calls)
+	}
 }

@@ -48,7 +48,12 @@ type remediationCreateRequest struct {
 	Reason     string          `json:"reason"`
 	Context    json.RawMessage `json:"context"`
 	Parameters json.RawMessage `json:"parameters"`
-	DryRun     bool            `json:"dry_run"`
+	// DryRun previews: the job runs with reads only and its items say what
+	// would happen.
+	DryRun bool `json:"dry_run"`
+	// ConfirmAdminTargets lets the action change users holding privileged
+	// roles (stored on the job; the executors enforce it).
+	ConfirmAdminTargets bool `json:"confirm_admin_targets"`
 }
 
 // jobResponse is a job as the API shows it.
@@ -66,6 +71,9 @@ type jobResponse struct {
 	Context          json.RawMessage                `json:"context"`
 	Parameters       json.RawMessage                `json:"parameters"`
 	DryRun           bool                           `json:"dry_run"`
+	ConfirmAdmin     bool                           `json:"confirm_admin_targets"`
+	UndoOf           *string                        `json:"undo_of"`
+	RetryOf          *string                        `json:"retry_of"`
 	Priority         string                         `json:"priority"`
 	CreatedAt        time.Time                      `json:"created_at"`
 	StartedAt        *time.Time                     `json:"started_at"`
@@ -82,7 +90,8 @@ func toJobResponse(j *remediation.Job) jobResponse {
 		Total: j.Total, DuplicatesMerged: j.Duplicates, Counts: counts,
 		Reason: j.Reason, Actor: j.Actor, RequestedBy: j.RequestedBy,
 		Context: nullIfEmpty(j.Context), Parameters: nullIfEmpty(j.Params),
-		DryRun: j.DryRun, Priority: j.Priority,
+		DryRun: j.DryRun, ConfirmAdmin: j.ConfirmAdminTargets,
+		UndoOf: nullIfBlank(j.UndoOf), RetryOf: nullIfBlank(j.RetryOf), Priority: j.Priority,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
 	}
 }
@@ -92,6 +101,14 @@ func nullIfEmpty(raw json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return raw
+}
+
+// nullIfBlank returns nil for "" (shown as null) and &s otherwise.
+func nullIfBlank(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // jobListResponse is the body of GET /v1/remediations.
@@ -133,56 +150,84 @@ func (s *Server) handleRemediationCreate(c echo.Context) error {
 		priority = priorityUrgent
 	}
 	job := &remediation.Job{
-		ID:             s.cfg.NewID(),
-		TenantID:       tenantID,
-		Action:         v.action,
-		Status:         remediation.JobQueued,
-		Total:          len(v.identities),
-		Duplicates:     v.duplicates,
-		Reason:         v.reason,
-		RequestedBy:    requestedBy,
-		Actor:          actor,
-		Context:        v.context,
-		Params:         v.params,
-		DryRun:         req.DryRun,
-		Priority:       priority,
-		IdempotencyKey: key,
-		RequestHash:    v.hash,
-		CreatedAt:      s.cfg.Now().UTC(),
+		ID:                  s.cfg.NewID(),
+		TenantID:            tenantID,
+		Action:              v.action,
+		Status:              remediation.JobQueued,
+		Total:               len(v.identities),
+		Duplicates:          v.duplicates,
+		Reason:              v.reason,
+		RequestedBy:         requestedBy,
+		Actor:               actor,
+		Context:             v.context,
+		Params:              v.params,
+		DryRun:              req.DryRun,
+		ConfirmAdminTargets: req.ConfirmAdminTargets,
+		Priority:            priority,
+		IdempotencyKey:      key,
+		RequestHash:         v.hash,
+		CreatedAt:           s.cfg.Now().UTC(),
 	}
 	stored, created, err := s.cfg.Store.CreateJob(ctx, job, v.identities)
 	switch remediation.ErrorCode(err) {
 	case "":
 	case remediation.ECONFLICT:
-		return &remediation.Error{
-			Code:    remediation.ECONFLICT,
-			Message: "This Idempotency-Key was already used with a different request.",
-			Details: map[string]any{"idempotency_key": key},
-		}
+		return keyConflict(key)
 	case remediation.ENOTFOUND:
 		return remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", tenantID)
 	default:
 		return fmt.Errorf("create job for tenant %s: %w", tenantID, err)
 	}
+	return s.respondJobCreated(c, stored, created)
+}
 
+// keyConflict is the answer to an Idempotency-Key reused for another request.
+func keyConflict(key string) error {
+	return &remediation.Error{
+		Code:    remediation.ECONFLICT,
+		Message: "This Idempotency-Key was already used with a different request.",
+		Details: map[string]any{"idempotency_key": key},
+	}
+}
+
+// respondJobCreated answers a job creation: a replay (created false) with
+// 200 and Idempotent-Replayed; a new job with 202 once its fan-out is
+// started, or, for a small dry run that completes within DryRunWait, with
+// 200 and its items (see dryrun.go). A replayed dry run that is finished
+// also carries its items.
+func (s *Server) respondJobCreated(c echo.Context, stored *remediation.Job, created bool) error {
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/remediations/"+stored.ID)
 	if !created {
 		c.Response().Header().Set(headerIdempotentReplayed, "true")
+		if resp, ok := s.withItems(c.Request().Context(), stored); ok {
+			return c.JSON(http.StatusOK, resp)
+		}
 		return c.JSON(http.StatusOK, toJobResponse(stored))
 	}
-	s.startFanout(ctx, stored.ID, priority)
-	return c.JSON(http.StatusAccepted, toJobResponse(stored))
+	if !s.startFanout(c.Request().Context(), stored.ID, stored.Priority) {
+		return c.JSON(http.StatusAccepted, toJobResponse(stored))
+	}
+	latest, done := s.awaitDryRun(c.Request().Context(), stored)
+	if done {
+		if resp, ok := s.withItems(c.Request().Context(), latest); ok {
+			return c.JSON(http.StatusOK, resp)
+		}
+	}
+	return c.JSON(http.StatusAccepted, toJobResponse(latest))
 }
 
-// startFanout hands the job to the queue. A failure is only logged: the job
-// is stored, and the reconciler enqueues jobs whose fan-out never started.
-func (s *Server) startFanout(ctx context.Context, jobID, priority string) {
+// startFanout hands the job to the queue and reports whether it did. A
+// failure is only logged: the job is stored, and the reconciler enqueues
+// jobs whose fan-out never started.
+func (s *Server) startFanout(ctx context.Context, jobID, priority string) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dispatchTimeout)
 	defer cancel()
 	if err := s.cfg.Dispatcher.StartFanout(ctx, jobID, priority); err != nil {
 		s.log.WarnContext(ctx, "api: fan-out not started; the reconciler will enqueue the job",
 			slog.String("job_id", jobID), slog.Any("err", err))
+		return false
 	}
+	return true
 }
 
 // remediationHeaders validates Idempotency-Key and X-Actor.
@@ -273,17 +318,28 @@ func (s *Server) handleRemediationList(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
+// requestFingerprint is what defines a job for idempotency: two requests
+// with the same Idempotency-Key must agree on all of it. Op is empty for
+// POST /v1/tenants/{id}/remediations (keeping the hashes of jobs stored
+// before undo and retry existed), "undo" or "retry" otherwise, with Of the
+// source job. Fields added later are omitted when zero for the same reason.
+type requestFingerprint struct {
+	Op                  string             `json:"op,omitempty"`
+	Of                  string             `json:"of,omitempty"`
+	Action              remediation.Action `json:"action"`
+	Identities          []string           `json:"identities"`
+	Reason              string             `json:"reason"`
+	Context             json.RawMessage    `json:"context"`
+	Parameters          json.RawMessage    `json:"parameters"`
+	DryRun              bool               `json:"dry_run"`
+	ConfirmAdminTargets bool               `json:"confirm_admin_targets,omitempty"`
+}
+
 // hashRequest is the RequestHash of a validated request: sha256 over the
-// canonical JSON of the fields that define the job.
-func hashRequest(action remediation.Action, identities []string, reason string, ctxJSON, params json.RawMessage, dryRun bool) (string, error) {
-	b, err := json.Marshal(struct {
-		Action     remediation.Action `json:"action"`
-		Identities []string           `json:"identities"`
-		Reason     string             `json:"reason"`
-		Context    json.RawMessage    `json:"context"`
-		Parameters json.RawMessage    `json:"parameters"`
-		DryRun     bool               `json:"dry_run"`
-	}{action, identities, reason, nullIfEmpty(ctxJSON), nullIfEmpty(params), dryRun})
+// canonical JSON of its fingerprint.
+func hashRequest(f requestFingerprint) (string, error) {
+	f.Context, f.Parameters = nullIfEmpty(f.Context), nullIfEmpty(f.Parameters)
+	b, err := json.Marshal(f)
 	if err != nil {
 		return "", fmt.Errorf("hash request: %w", err)
 	}

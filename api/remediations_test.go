@@ -116,7 +116,7 @@ func TestCreateRemediationInvalid(t *testing.T) {
 		{name: "unknown parameter", body: map[string]any{"action": "remove_group_memberships", "identities": []string{"a@b.com"}, "reason": "r",
 			"parameters": map[string]any{"groups": []string{"g1"}}}, status: 400, code: remediation.EINVALID},
 		{name: "single-identity action with two", body: map[string]any{"action": "remove_group_memberships", "identities": []string{"a@b.com", "c@d.com"}, "reason": "r",
-			"parameters": map[string]any{"all": true}}, status: 400, code: remediation.EINVALID},
+			"parameters": map[string]any{"all": true}}, status: 422, code: remediation.EUNPROCESSABLE},
 		{name: "idempotency key too long", body: valid, header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}, status: 400, code: remediation.EINVALID},
 		{name: "idempotency key not printable", body: valid, header: map[string]string{"Idempotency-Key": "k\x7f"}, status: 400, code: remediation.EINVALID},
 		{name: "actor too long", body: valid, header: map[string]string{"X-Actor": strings.Repeat("a", 321)}, status: 400, code: remediation.EINVALID},

@@ -2,7 +2,9 @@
 //
 // It validates remediation requests, records them in the history store
 // (remediation.Store) and hands them to the queue (remediation.Dispatcher);
-// it never waits for the per-identity work. Every route lives under /v1 and
+// it never waits for the per-identity work, except for a small dry run (at
+// most 100 identities), whose preview it waits for up to Config.DryRunWait
+// so that it can answer with the items (dryrun.go). Every route lives under /v1 and
 // needs "Authorization: Bearer <api key>", except /healthz and /readyz.
 //
 // Paths, JSON field names and status words are a contract with the portal.
@@ -35,6 +37,7 @@ import (
 const (
 	DefaultMaxIdentities = 100000
 	DefaultMaxBodyBytes  = 16 << 20
+	DefaultDryRunWait    = 10 * time.Second
 )
 
 // requestedBy is the principal recorded on jobs while the API knows a single
@@ -62,6 +65,10 @@ type Config struct {
 	// Available lists the actions this build executes; other catalog
 	// actions are answered with 501.
 	Available []remediation.Action
+	// DryRunWait is how long POST …/remediations (and undo, retry) waits
+	// for a dry run of at most 100 identities to complete so that it can
+	// answer 200 with the items (default 10 s; negative: never wait).
+	DryRunWait time.Duration
 	// Logger receives warnings, internal errors and debug access logs
 	// (default slog.Default()).
 	Logger *slog.Logger
@@ -95,6 +102,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.DryRunWait == 0 {
+		cfg.DryRunWait = DefaultDryRunWait
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -145,9 +155,13 @@ func (s *Server) newEcho() *echo.Echo {
 	v1.POST("/tenants", s.handleTenantCreate)
 	v1.GET("/tenants", s.handleTenantList)
 	v1.GET("/tenants/:tenant_id", s.handleTenantGet)
+	v1.PATCH("/tenants/:tenant_id", s.handleTenantUpdate)
 	v1.POST("/tenants/:tenant_id/remediations", s.handleRemediationCreate)
 	v1.GET("/remediations", s.handleRemediationList)
 	v1.GET("/remediations/:id", s.handleRemediationGet)
+	v1.POST("/remediations/:id/undo", s.handleRemediationUndo)
+	v1.POST("/remediations/:id/retry", s.handleRemediationRetry)
+	v1.POST("/remediations/:id/cancel", s.handleRemediationCancel)
 	v1.GET("/remediations/:id/items", s.handleItemList)
 	v1.GET("/remediations/:id/items/:identity", s.handleItemGet)
 	v1.GET("/history", s.handleHistory)

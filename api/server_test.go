@@ -34,6 +34,10 @@ func TestAuth(t *testing.T) {
 		{"create remediation", http.MethodPost, "/v1/tenants/" + tenantA + "/remediations", "-", 401},
 		{"register tenant", http.MethodPost, "/v1/tenants", "Bearer wrong", 401},
 		{"actions", http.MethodGet, "/v1/actions", "-", 401},
+		{"tenant settings", http.MethodPatch, "/v1/tenants/" + tenantA, "-", 401},
+		{"undo", http.MethodPost, "/v1/remediations/x/undo", "-", 401},
+		{"retry", http.MethodPost, "/v1/remediations/x/retry", "Bearer wrong", 401},
+		{"cancel", http.MethodPost, "/v1/remediations/x/cancel", "-", 401},
 		{"history", http.MethodGet, "/v1/history", "-", 401},
 		{"valid", http.MethodGet, "/v1/tenants", "Bearer " + testAPIKey, 200},
 		{"scheme case-insensitive", http.MethodGet, "/v1/tenants", "bearer " + testAPIKey, 200},
@@ -261,6 +265,32 @@ func TestActions(t *testing.T) {
 		}
 		if a.Params == nil {
 			t.Errorf("%s: parameters is null, want a list", a.Name)
+		}
+	}
+}
+
+func TestActionsAllAvailable(t *testing.T) {
+	e := newEnv(t, allActions)
+	got := decode[struct {
+		Actions []struct {
+			Name      string `json:"name"`
+			Available bool   `json:"available"`
+			Bulk      bool   `json:"bulk"`
+			Undoable  bool   `json:"undoable"`
+		} `json:"actions"`
+	}](t, e.get("/v1/actions"))
+	if len(got.Actions) != 6 {
+		t.Fatalf("%d actions", len(got.Actions))
+	}
+	for _, a := range got.Actions {
+		if !a.Available {
+			t.Errorf("%s not available", a.Name)
+		}
+		if single := a.Name == "remove_role_assignments" || a.Name == "remove_group_memberships"; a.Bulk == single {
+			t.Errorf("%s bulk = %v", a.Name, a.Bulk)
+		}
+		if a.Undoable != (a.Name != "revoke_sessions") {
+			t.Errorf("%s undoable = %v", a.Name, a.Undoable)
 		}
 	}
 }

@@ -32,7 +32,7 @@ type tenantCreateRequest struct {
 
 // tenantListResponse is the body of GET /v1/tenants.
 type tenantListResponse struct {
-	Tenants []*remediation.Tenant `json:"tenants"`
+	Tenants []tenantResponse `json:"tenants"`
 }
 
 // handleTenantCreate registers a tenant. The client secret is sealed with
@@ -60,7 +60,7 @@ func (s *Server) handleTenantCreate(c echo.Context) error {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/tenants/"+t.ID)
-	return c.JSON(http.StatusCreated, t)
+	return c.JSON(http.StatusCreated, toTenantResponse(t))
 }
 
 // validateTenant checks req and returns the tenant to store (without its
@@ -159,10 +159,11 @@ func (s *Server) handleTenantList(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
-	if ts == nil {
-		ts = []*remediation.Tenant{}
+	resp := tenantListResponse{Tenants: make([]tenantResponse, 0, len(ts))}
+	for _, t := range ts {
+		resp.Tenants = append(resp.Tenants, toTenantResponse(t))
 	}
-	return c.JSON(http.StatusOK, tenantListResponse{Tenants: ts})
+	return c.JSON(http.StatusOK, resp)
 }
 
 // handleTenantGet returns one tenant.
@@ -171,14 +172,23 @@ func (s *Server) handleTenantGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	t, err := s.getTenant(c, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toTenantResponse(t))
+}
+
+// getTenant loads a tenant, with a caller-facing ENOTFOUND.
+func (s *Server) getTenant(c echo.Context, id string) (*remediation.Tenant, error) {
 	t, err := s.cfg.Store.GetTenant(c.Request().Context(), id)
 	if err != nil {
 		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
-			return remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", id)
+			return nil, remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", id)
 		}
-		return fmt.Errorf("get tenant %s: %w", id, err)
+		return nil, fmt.Errorf("get tenant %s: %w", id, err)
 	}
-	return c.JSON(http.StatusOK, t)
+	return t, nil
 }
 
 // tenantIDParam returns the lower-cased :tenant_id path parameter.

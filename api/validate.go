@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -34,7 +33,9 @@ type badIdentity struct {
 }
 
 // validateRemediation checks req in this order: action, identities,
-// reason, context, parameters; the first failure is returned.
+// reason, context, parameters (all EINVALID, or ETOOLARGE/ENOTIMPLEMENTED),
+// then the one-identity rule of non-bulk actions (EUNPROCESSABLE); the
+// first failure is returned.
 func (s *Server) validateRemediation(req *remediationCreateRequest) (*validRemediation, error) {
 	spec, err := s.checkAction(req.Action)
 	if err != nil {
@@ -43,10 +44,6 @@ func (s *Server) validateRemediation(req *remediationCreateRequest) (*validRemed
 	v := &validRemediation{action: spec.Name}
 	if v.identities, v.duplicates, err = s.checkIdentities(req.Identities); err != nil {
 		return nil, err
-	}
-	if !spec.Bulk && len(v.identities) > 1 {
-		return nil, invalid(map[string]any{"field": "identities", "count": len(v.identities)},
-			"Action %s takes exactly one identity; got %d.", spec.Name, len(v.identities))
 	}
 	v.reason = strings.TrimSpace(req.Reason)
 	switch {
@@ -62,10 +59,22 @@ func (s *Server) validateRemediation(req *remediationCreateRequest) (*validRemed
 	if v.params, err = objectField("parameters", req.Parameters, maxParamsBytes); err != nil {
 		return nil, err
 	}
-	if err := checkParams(spec, v.params); err != nil {
+	if v.params, err = checkParams(spec.Name, v.params); err != nil {
 		return nil, err
 	}
-	v.hash, err = hashRequest(v.action, v.identities, v.reason, v.context, v.params, req.DryRun)
+	// Well-formed from here on: what is left is refused with 422.
+	if !spec.Bulk && len(v.identities) > 1 {
+		return nil, &remediation.Error{
+			Code: remediation.EUNPROCESSABLE,
+			Message: fmt.Sprintf("Action %s acts on one identity at a time; got %d identities. "+
+				"Submit one remediation per identity.", spec.Name, len(v.identities)),
+			Details: map[string]any{"field": "identities", "count": len(v.identities), "max_identities": 1},
+		}
+	}
+	v.hash, err = hashRequest(requestFingerprint{
+		Action: v.action, Identities: v.identities, Reason: v.reason, Context: v.context, Parameters: v.params,
+		DryRun: req.DryRun, ConfirmAdminTargets: req.ConfirmAdminTargets,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -177,64 +186,4 @@ func objectField(field string, raw json.RawMessage, max int) (json.RawMessage, e
 		return nil, nil
 	}
 	return canon, nil
-}
-
-// checkParams checks that params only holds parameters of spec, each of
-// its declared type.
-func checkParams(spec remediation.ActionSpec, params json.RawMessage) error {
-	if params == nil {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(params, &m); err != nil {
-		return invalid(map[string]any{"field": "parameters"}, "parameters must be a JSON object.")
-	}
-	types := map[string]string{}
-	var names []string
-	for _, p := range spec.Params {
-		types[p.Name] = p.Type
-		names = append(names, p.Name)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var fe fieldErrors
-	for _, k := range keys {
-		typ, ok := types[k]
-		switch {
-		case !ok && len(names) == 0:
-			fe.add("parameters."+k, fmt.Sprintf("action %s takes no parameters", spec.Name))
-		case !ok:
-			fe.add("parameters."+k, "unknown parameter; valid: "+strings.Join(names, ", "))
-		case !hasParamType(m[k], typ):
-			fe.add("parameters."+k, "must be "+typ)
-		}
-	}
-	return fe.err()
-}
-
-// hasParamType reports whether raw is a JSON value of the catalog type typ.
-func hasParamType(raw json.RawMessage, typ string) bool {
-	switch typ {
-	case "boolean":
-		var b bool
-		return json.Unmarshal(raw, &b) == nil && !isJSONNull(raw)
-	case "string":
-		var s string
-		return json.Unmarshal(raw, &s) == nil && !isJSONNull(raw)
-	case "array of string":
-		var ss []*string
-		if json.Unmarshal(raw, &ss) != nil || isJSONNull(raw) {
-			return false
-		}
-		for _, s := range ss {
-			if s == nil {
-				return false
-			}
-		}
-		return true
-	}
-	return true // a type the API does not know: left to the executor
 }
