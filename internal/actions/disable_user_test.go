@@ -43,7 +43,8 @@ func TestDisableUserDisablesAndSavesPriorStateFirst(t *testing.T) {
 	if len(*saved) != 1 || string((*saved)[0]) != wantPrior {
 		t.Errorf("saved prior states = %q, want one %s", *saved, wantPrior)
 	}
-	want := []string{"GetUser alice@contoso.com", "SetAccountEnabled " + aliceID}
+	want := []string{"GetUser alice@contoso.com", "TransitiveRoleTemplateIDs " + aliceID,
+		"ListActiveRoleInstances " + aliceID, "SavePriorState", "SetAccountEnabled " + aliceID}
 	if got := d.callList(); !slices.Equal(got, want) {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
@@ -160,11 +161,113 @@ func TestDisableUserErrors(t *testing.T) {
 			if got := errors.Is(err, remediation.ErrManagedOnPremises); got != tc.wantOnPrem {
 				t.Errorf("errors.Is(err, ErrManagedOnPremises) = %v, want %v", got, tc.wantOnPrem)
 			}
-			for _, c := range d.callList() {
-				if tc.wantNoWrites && c != "GetUser "+tc.identity {
-					t.Errorf("unexpected call %q", c)
-				}
+			if w := d.writeList(); tc.wantNoWrites && len(w) > 0 {
+				t.Errorf("unexpected writes %q", w)
 			}
 		})
+	}
+}
+
+func TestDisableUserDryRun(t *testing.T) {
+	tests := []struct {
+		name        string
+		user        remediation.User
+		role        string
+		confirm     bool
+		wantStatus  remediation.ItemStatus
+		wantDetail  string
+		wantPreview string
+	}{
+		{name: "enabled", user: remediation.User{ID: aliceID, AccountEnabled: true},
+			wantStatus: remediation.ItemSucceeded, wantDetail: "would disable the account", wantPreview: "would_change"},
+		{name: "already disabled", user: remediation.User{ID: aliceID},
+			wantStatus: remediation.ItemSucceeded, wantDetail: "no change: already disabled", wantPreview: "no_change"},
+		{name: "admin target", user: remediation.User{ID: aliceID, AccountEnabled: true}, role: roleUserAdmin,
+			wantStatus: remediation.ItemSkipped, wantDetail: "holds User Administrator; resubmit with confirm_admin_targets",
+			wantPreview: "rejected_admin_target"},
+		{name: "admin target confirmed", user: remediation.User{ID: aliceID, AccountEnabled: true}, role: roleUserAdmin, confirm: true,
+			wantStatus: remediation.ItemSucceeded, wantDetail: "would disable the account", wantPreview: "would_change"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newFakeDir(tc.user)
+			if tc.role != "" {
+				d.assign(aliceID, tc.role, false)
+			}
+			x, rec := newExecRec(d, remediation.ActionDisableUser, aliceID, nil)
+			x.Job.DryRun, x.Job.ConfirmAdminTargets = true, tc.confirm
+			res, err := DisableUser{}.Execute(context.Background(), x)
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if res.Status != tc.wantStatus || res.Detail != tc.wantDetail {
+				t.Errorf("result = %s/%q, want %s/%q", res.Status, res.Detail, tc.wantStatus, tc.wantDetail)
+			}
+			assertPreview(t, res, tc.wantPreview)
+			assertNoWrites(t, d, rec)
+			if d.users[aliceID].AccountEnabled != tc.user.AccountEnabled {
+				t.Error("dry run changed the account")
+			}
+		})
+	}
+}
+
+func TestDisableUserUndo(t *testing.T) {
+	d := newFakeDir(remediation.User{ID: aliceID, UserPrincipalName: "alice@contoso.com", AccountEnabled: true})
+	x, rec := newExecRec(d, remediation.ActionDisableUser, aliceID, nil)
+	res, err := DisableUser{}.Execute(context.Background(), x)
+	if err != nil || res.Detail != "disabled" {
+		t.Fatalf("disable: %+v, %v", res, err)
+	}
+
+	// Dry run of the undo: reads only.
+	undoExec(x, res)
+	x.Job.DryRun = true
+	rec.saved = nil
+	writes := len(d.writeList())
+	pre, err := DisableUser{}.Execute(context.Background(), x)
+	if err != nil || pre.Detail != "would enable the account" {
+		t.Fatalf("undo dry run: %+v, %v", pre, err)
+	}
+	assertPreview(t, pre, "would_change")
+	if len(d.writeList()) != writes || len(rec.saved) != 0 {
+		t.Fatalf("undo dry run wrote: %q, saved %q", d.writeList(), rec.saved)
+	}
+
+	x.Job.DryRun = false
+	undo, err := DisableUser{}.Execute(context.Background(), x)
+	if err != nil {
+		t.Fatalf("undo: %v", err)
+	}
+	if undo.Status != remediation.ItemSucceeded || undo.Detail != "enabled" || !d.users[aliceID].AccountEnabled {
+		t.Errorf("undo = %+v, enabled = %v; want enabled", undo, d.users[aliceID].AccountEnabled)
+	}
+	if len(rec.saved) != 1 || string(rec.saved[0]) != `{"account_enabled":false,"user_principal_name":"alice@contoso.com"}` {
+		t.Errorf("undo saved %q before enabling", rec.saved)
+	}
+
+	// Running the undo again changes nothing.
+	x.Item.PriorState = nil
+	again, err := DisableUser{}.Execute(context.Background(), x)
+	if err != nil || again.Detail != "no change: already enabled" {
+		t.Errorf("second undo = %+v, %v; want no change", again, err)
+	}
+	if got := d.countCalls("SetAccountEnabled"); got != 2 {
+		t.Errorf("SetAccountEnabled called %d times, want 2", got)
+	}
+}
+
+func TestDisableUserUndoOfUnchangedItem(t *testing.T) {
+	// The original found the account already disabled: no prior state,
+	// so the undo must not enable an account the product did not disable.
+	d := newFakeDir(remediation.User{ID: bobID, AccountEnabled: false})
+	x, _ := newExec(d, remediation.ActionDisableUser, bobID, nil)
+	undoExec(x, remediation.Result{ObjectID: bobID})
+	res, err := DisableUser{}.Execute(context.Background(), x)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if res.Status != remediation.ItemSkipped || d.users[bobID].AccountEnabled || len(d.writeList()) != 0 {
+		t.Errorf("undo = %+v, writes %q; want skipped without writes", res, d.writeList())
 	}
 }

@@ -68,20 +68,30 @@ func TestRevokeSessionsErrors(t *testing.T) {
 	}
 }
 
-func TestAllHasUniqueActionsFromTheCatalog(t *testing.T) {
-	seen := map[remediation.Action]bool{}
-	for _, e := range All() {
-		if seen[e.Action()] {
-			t.Errorf("duplicate executor for %s", e.Action())
+func TestRevokeSessionsDryRunAndUndo(t *testing.T) {
+	const guestID = "33333333-3333-3333-3333-333333333333"
+	d := newFakeDir(remediation.User{ID: aliceID, UserType: "Member"}, remediation.User{ID: guestID, UserType: "Guest"})
+	for _, tc := range []struct{ id, status, detail, preview string }{
+		{aliceID, "succeeded", "would revoke sessions", "would_change"},
+		{guestID, "skipped", "guest user: sessions are not revoked", "skipped_guest"},
+	} {
+		x, rec := newExecRec(d, remediation.ActionRevokeSessions, tc.id, nil)
+		x.Job.DryRun = true
+		res, err := RevokeSessions{}.Execute(context.Background(), x)
+		if err != nil || string(res.Status) != tc.status || res.Detail != tc.detail {
+			t.Errorf("dry run %s = %+v, %v; want %s/%q", tc.id, res, err, tc.status, tc.detail)
 		}
-		seen[e.Action()] = true
-		if _, ok := remediation.LookupAction(string(e.Action())); !ok {
-			t.Errorf("executor %s is not in the catalog", e.Action())
-		}
+		assertPreview(t, res, tc.preview)
+		assertNoWrites(t, d, rec)
 	}
-	for _, a := range []remediation.Action{remediation.ActionDisableUser, remediation.ActionRevokeSessions} {
-		if !seen[a] {
-			t.Errorf("All() lacks %s", a)
-		}
+
+	x, _ := newExec(d, remediation.ActionRevokeSessions, aliceID, nil)
+	undoExec(x, remediation.Result{ObjectID: aliceID})
+	res, err := RevokeSessions{}.Execute(context.Background(), x)
+	if err != nil || res.Status != remediation.ItemSkipped || res.Detail != "revoked sessions cannot be undone" {
+		t.Errorf("undo = %+v, %v; want skipped", res, err)
+	}
+	if len(d.callList()) != 2 || len(d.writeList()) != 0 {
+		t.Errorf("undo made calls: %q", d.callList())
 	}
 }

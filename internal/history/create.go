@@ -23,7 +23,8 @@ var errDuplicateJob = errors.New("duplicate job")
 // tenant and key is returned with created=false when its RequestHash
 // matches, ECONFLICT otherwise; two concurrent identical submissions yield
 // one job (the unique index decides, the loser re-reads). Unknown tenant →
-// ENOTFOUND; an existing job id → ECONFLICT; no identities → EINVALID.
+// ENOTFOUND (as is a deleted one); an existing job id → ECONFLICT; no
+// identities → EINVALID.
 func (s *Store) CreateJob(ctx context.Context, job *remediation.Job, identities []string) (stored *remediation.Job, created bool, err error) {
 	defer wrap(&err, "history.CreateJob(%s)", job.ID)
 	if job.ID == "" {
@@ -37,11 +38,7 @@ func (s *Store) CreateJob(ctx context.Context, job *remediation.Job, identities 
 		createdAt = s.now()
 	}
 	err = s.transact(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = $1`, job.TenantID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return remediation.Errorf(remediation.ENOTFOUND, "tenant %s not found", job.TenantID)
-		} else if err != nil {
+		if err := s.lockLiveTenant(ctx, tx, job.TenantID); err != nil {
 			return err
 		}
 		if job.IdempotencyKey != "" {

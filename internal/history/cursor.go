@@ -14,6 +14,7 @@ const (
 	cursorJobs    = "j"
 	cursorItems   = "i"
 	cursorHistory = "h"
+	cursorAudit   = "a"
 )
 
 func encodeCursor(kind string, fields ...string) string {

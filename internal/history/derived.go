@@ -22,7 +22,7 @@ import (
 // is ECONFLICT.
 //
 // One transaction and one INSERT … SELECT for the items. ENOTFOUND for an
-// unknown source job; EUNPROCESSABLE when no item qualifies; EINVALID when
+// unknown source job or a deleted tenant; EUNPROCESSABLE when no item qualifies; EINVALID when
 // neither UndoOf nor RetryOf is from, for a tenant other than the source's
 // or an unknown status.
 func (s *Store) CreateDerivedJob(ctx context.Context, job *remediation.Job, from string, statuses []remediation.ItemStatus) (_ *remediation.Job, err error) {
@@ -83,6 +83,9 @@ func (s *Store) CreateDerivedJob(ctx context.Context, job *remediation.Job, from
 		}
 		if job.Action == "" {
 			job.Action = action
+		}
+		if err := s.lockLiveTenant(ctx, tx, job.TenantID); err != nil {
+			return err
 		}
 		if job.IdempotencyKey != "" {
 			existing, err := jobByKey(ctx, tx, job.TenantID, job.IdempotencyKey)

@@ -13,6 +13,10 @@ type dialect struct {
 	// forUpdate is appended to a SELECT that must lock the rows it reads
 	// (SQLite has one writer and needs none).
 	forUpdate string
+	// keyShare is appended to a SELECT of a tenant row that must not be
+	// deleted (DeleteTenant locks it FOR UPDATE) before the transaction
+	// ends; it does not block other readers or updates of other columns.
+	keyShare string
 	// tokens replace {{name}} in the migration files.
 	tokens map[string]string
 	// isUnique reports whether err is a unique or primary key violation.

@@ -14,17 +14,15 @@ const outcomeCols = `id, job_id, tenant_id, action, identity, status, detail, er
 // History returns terminal outcomes newest first (by outcome id, which
 // follows insertion order) and the cursor of the next page ("" on the last
 // page). Filters: tenant, identity, action, status, and the outcome time
-// (Since inclusive, Until exclusive). Limit defaults to 100 and is capped
-// at 1000.
+// (Since inclusive, Until exclusive). TenantIDs, when not empty, limits
+// the outcomes to those tenants (together with TenantID: to their
+// intersection). Limit defaults to 100 and is capped at 1000.
 func (s *Store) History(ctx context.Context, f remediation.HistoryFilter) (_ []*remediation.Outcome, next string, err error) {
 	defer wrap(&err, "history.History")
 	var (
 		a     args
 		where []string
 	)
-	if f.TenantID != "" {
-		where = append(where, "tenant_id = "+a.add(f.TenantID))
-	}
 	if f.Identity != "" {
 		where = append(where, "identity = "+a.add(f.Identity))
 	}
@@ -47,8 +45,16 @@ func (s *Store) History(ctx context.Context, f remediation.HistoryFilter) (_ []*
 		}
 		where = append(where, "id < "+a.add(before))
 	}
+	tenants, limited := tenantScope(f.TenantID, f.TenantIDs)
+	if limited && len(tenants) == 0 {
+		return nil, "", nil
+	}
 	limit := clampLimit(f.Limit)
-	q := `SELECT ` + outcomeCols + ` FROM outcomes` + whereClause(where) + ` ORDER BY id DESC LIMIT ` + a.add(limit+1)
+	lq := listQuery{sel: `SELECT ` + outcomeCols + ` FROM outcomes`, where: where, order: "id DESC", limit: a.add(limit + 1)}
+	q := lq.sql()
+	if limited {
+		q = lq.scoped(&a, "tenant_id", tenants)
+	}
 	rows, err := s.rdb.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, "", err

@@ -64,15 +64,14 @@ func (s *Store) GetJob(ctx context.Context, id string) (_ *remediation.Job, err 
 // ListJobs returns jobs newest first (created_at, then id, descending),
 // filtered by tenant, action and status, and the cursor of the next page
 // ("" on the last page). Limit defaults to 100 and is capped at 1000.
+// TenantIDs, when not empty, limits the jobs to those tenants (together
+// with TenantID: to their intersection), see tenantScope.
 func (s *Store) ListJobs(ctx context.Context, f remediation.JobFilter) (_ []*remediation.Job, next string, err error) {
 	defer wrap(&err, "history.ListJobs")
 	var (
 		a     args
 		where []string
 	)
-	if f.TenantID != "" {
-		where = append(where, "tenant_id = "+a.add(f.TenantID))
-	}
 	if f.Action != "" {
 		where = append(where, "action = "+a.add(string(f.Action)))
 	}
@@ -90,9 +89,17 @@ func (s *Store) ListJobs(ctx context.Context, f remediation.JobFilter) (_ []*rem
 		}
 		where = append(where, "(created_at, id) < ("+a.add(at)+", "+a.add(fields[1])+")")
 	}
+	tenants, limited := tenantScope(f.TenantID, f.TenantIDs)
+	if limited && len(tenants) == 0 {
+		return nil, "", nil
+	}
 	limit := clampLimit(f.Limit)
-	q := `SELECT ` + jobCols + ` FROM jobs` + whereClause(where) +
-		` ORDER BY created_at DESC, id DESC LIMIT ` + a.add(limit+1)
+	lq := listQuery{sel: `SELECT ` + jobCols + ` FROM jobs`, where: where,
+		order: "created_at DESC, id DESC", limit: a.add(limit + 1)}
+	q := lq.sql()
+	if limited {
+		q = lq.scoped(&a, "tenant_id", tenants)
+	}
 	rows, err := s.rdb.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, "", err

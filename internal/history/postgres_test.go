@@ -25,3 +25,7 @@ func openPostgres(t *testing.T) *history.Store {
 func TestPostgresContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) remediation.Store { return openPostgres(t) })
 }
+
+func TestPostgresAccessContract(t *testing.T) {
+	storetest.RunAccess(t, func(t *testing.T) storetest.AccessStore { return openPostgres(t) })
+}

@@ -3,14 +3,14 @@ package history
 import (
 	"context"
 	"database/sql"
-	"errors"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
 // UpdateTenantSettings replaces a tenant's settings (stored as given, read
 // back with defaults applied), sets its UpdatedAt and returns the updated
-// tenant. Credentials and policies are not touched. ENOTFOUND.
+// tenant. Credentials and policies are not touched. ENOTFOUND, also for a
+// deleted tenant.
 func (s *Store) UpdateTenantSettings(ctx context.Context, tenantID string, st remediation.TenantSettings) (_ *remediation.Tenant, err error) {
 	defer wrap(&err, "history.UpdateTenantSettings(%s)", tenantID)
 	doc, err := settingsArg(st)
@@ -19,7 +19,7 @@ func (s *Store) UpdateTenantSettings(ctx context.Context, tenantID string, st re
 	}
 	var t *remediation.Tenant
 	err = s.transact(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tenants SET settings = $2, updated_at = $3 WHERE id = $1`,
+		res, err := tx.ExecContext(ctx, `UPDATE tenants SET settings = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL`,
 			tenantID, doc, micros(s.now()))
 		if err != nil {
 			return err
@@ -48,11 +48,7 @@ func (s *Store) SetPolicyRef(ctx context.Context, tenantID string, kind remediat
 		return remediation.Errorf(remediation.EINVALID, "policy kind is empty")
 	}
 	return s.transact(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = $1`, tenantID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return remediation.Errorf(remediation.ENOTFOUND, "tenant %s not found", tenantID)
-		} else if err != nil {
+		if err := s.lockLiveTenant(ctx, tx, tenantID); err != nil {
 			return err
 		}
 		return upsertPolicyRef(ctx, tx, tenantID, kind, ref, micros(s.now()))

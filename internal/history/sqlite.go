@@ -17,9 +17,13 @@ import (
 var sqliteDialect = &dialect{
 	name:      "sqlite",
 	forUpdate: "",
+	keyShare:  "",
 	tokens: map[string]string{
 		"id":   "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"blob": "BLOB",
+		// Each statement is on one line: migrations split at a ";" ending a line.
+		"audit_append_only": `CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
 	},
 	isUnique: func(err error) bool {
 		var se *sqlite.Error

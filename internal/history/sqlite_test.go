@@ -25,3 +25,7 @@ func openSQLite(t *testing.T) *history.Store {
 func TestSQLiteContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) remediation.Store { return openSQLite(t) })
 }
+
+func TestSQLiteAccessContract(t *testing.T) {
+	storetest.RunAccess(t, func(t *testing.T) storetest.AccessStore { return openSQLite(t) })
+}

@@ -1,9 +1,10 @@
 // Package history is the history store, the system of record of Entra
 // Remediator: tenants, jobs, items, their Graph call logs and the
-// per-identity outcome history. It implements remediation.Store on
-// PostgreSQL (pgx through database/sql) and on SQLite (modernc.org/sqlite,
-// pure Go) with one SQL implementation; the few dialect differences live in
-// postgres.go and sqlite.go.
+// per-identity outcome history, plus API keys, the append-only audit log
+// and webhooks. It implements remediation.Store and remediation.AccessStore
+// on PostgreSQL (pgx through database/sql) and on SQLite
+// (modernc.org/sqlite, pure Go) with one SQL implementation; the few
+// dialect differences live in postgres.go and sqlite.go.
 //
 // Times are stored as unix microseconds and returned as UTC; JSON documents
 // are stored as text, byte for byte. Item counts of a job are counter
@@ -35,7 +36,10 @@ type Store struct {
 	Now func() time.Time
 }
 
-var _ remediation.Store = (*Store)(nil)
+var (
+	_ remediation.Store       = (*Store)(nil)
+	_ remediation.AccessStore = (*Store)(nil)
+)
 
 // Open opens the store at url and applies the pending migrations.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/entraremediator/remediator/internal/remediation"
@@ -12,16 +13,22 @@ import (
 const tenantCols = `id, display_name, client_id, cloud, graph_endpoint, authority_host,
 	secret_ciphertext, secret_key_id, created_at, updated_at, settings`
 
-// tenantSelect reads tenants with their managed policies (one row per
-// policy, or one row with NULL policy columns), in one statement so that
-// a tenant and its policies come from one snapshot.
+// tenantSelect reads the tenants that are not deleted with their managed
+// policies (one row per policy, or one row with NULL policy columns), in
+// one statement so that a tenant and its policies come from one snapshot.
 const tenantSelect = `SELECT t.id, t.display_name, t.client_id, t.cloud, t.graph_endpoint, t.authority_host,
 	t.secret_ciphertext, t.secret_key_id, t.created_at, t.updated_at, t.settings, p.kind, p.policy_id, p.group_id
-	FROM tenants t LEFT JOIN tenant_policies p ON p.tenant_id = t.id`
+	FROM tenants t LEFT JOIN tenant_policies p ON p.tenant_id = t.id
+	WHERE t.deleted_at IS NULL`
 
 // CreateTenant inserts t with its settings and policies, setting CreatedAt
 // and UpdatedAt when zero. The secret is stored as given (already sealed
 // by the caller). ECONFLICT if the tenant id exists.
+//
+// A tenant deleted by DeleteTenant can be registered again: its row is
+// replaced by t (new credentials, settings, policies and times) and it is
+// no longer deleted. The jobs and history it had before its deletion
+// belong to the new registration again.
 func (s *Store) CreateTenant(ctx context.Context, t *remediation.Tenant) (err error) {
 	defer wrap(&err, "history.CreateTenant(%s)", t.ID)
 	if t.ID == "" {
@@ -39,14 +46,27 @@ func (s *Store) CreateTenant(ctx context.Context, t *remediation.Tenant) (err er
 		t.UpdatedAt = t.CreatedAt
 	}
 	return s.transact(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		// A live tenant of the same id is left alone (no row changes), a
+		// deleted one is revived.
+		res, err := tx.ExecContext(ctx, `INSERT INTO tenants (`+tenantCols+`, deleted_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)
+			ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, client_id = excluded.client_id,
+				cloud = excluded.cloud, graph_endpoint = excluded.graph_endpoint,
+				authority_host = excluded.authority_host, secret_ciphertext = excluded.secret_ciphertext,
+				secret_key_id = excluded.secret_key_id, created_at = excluded.created_at,
+				updated_at = excluded.updated_at, settings = excluded.settings, deleted_at = NULL
+			WHERE tenants.deleted_at IS NOT NULL`,
 			t.ID, t.DisplayName, t.ClientID, t.Cloud, t.GraphEndpoint, t.AuthorityHost,
 			t.SecretCiphertext, t.SecretKeyID, micros(t.CreatedAt), micros(t.UpdatedAt), settings)
 		if s.d.isUnique(err) {
 			return remediation.Errorf(remediation.ECONFLICT, "tenant %s already exists", t.ID)
 		} else if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return remediation.Errorf(remediation.ECONFLICT, "tenant %s already exists", t.ID)
 		}
 		for kind, ref := range t.Policies {
 			if err := upsertPolicyRef(ctx, tx, t.ID, kind, ref, micros(now)); err != nil {
@@ -60,13 +80,13 @@ func (s *Store) CreateTenant(ctx context.Context, t *remediation.Tenant) (err er
 // UpdateTenant replaces the mutable fields of an existing tenant (display
 // name, client id, secret, cloud, endpoints) and sets t.UpdatedAt to now.
 // Settings and policies are left as stored (see UpdateTenantSettings and
-// SetPolicyRef). ENOTFOUND.
+// SetPolicyRef). ENOTFOUND, also for a deleted tenant.
 func (s *Store) UpdateTenant(ctx context.Context, t *remediation.Tenant) (err error) {
 	defer wrap(&err, "history.UpdateTenant(%s)", t.ID)
 	t.UpdatedAt = s.now()
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET display_name = $2, client_id = $3, cloud = $4,
 		graph_endpoint = $5, authority_host = $6, secret_ciphertext = $7, secret_key_id = $8, updated_at = $9
-		WHERE id = $1`,
+		WHERE id = $1 AND deleted_at IS NULL`,
 		t.ID, t.DisplayName, t.ClientID, t.Cloud, t.GraphEndpoint, t.AuthorityHost,
 		t.SecretCiphertext, t.SecretKeyID, micros(t.UpdatedAt))
 	if err != nil {
@@ -81,14 +101,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *remediation.Tenant) (err er
 }
 
 // GetTenant returns one tenant with its settings (defaults applied) and
-// policies. ENOTFOUND.
+// policies. ENOTFOUND, also for a deleted tenant.
 func (s *Store) GetTenant(ctx context.Context, id string) (_ *remediation.Tenant, err error) {
 	defer wrap(&err, "history.GetTenant(%s)", id)
 	return getTenant(ctx, s.rdb, id)
 }
 
 func getTenant(ctx context.Context, q queryer, id string) (*remediation.Tenant, error) {
-	list, err := queryTenants(ctx, q, tenantSelect+` WHERE t.id = $1`, id)
+	list, err := queryTenants(ctx, q, tenantSelect+` AND t.id = $1`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +118,20 @@ func getTenant(ctx context.Context, q queryer, id string) (*remediation.Tenant, 
 	return list[0], nil
 }
 
-// ListTenants returns all tenants ordered by id, with settings (defaults
+// lockLiveTenant checks that a tenant exists and is not deleted, and keeps
+// DeleteTenant from deleting it until tx ends (on PostgreSQL a key-share
+// lock, which DeleteTenant's FOR UPDATE waits for; SQLite transactions
+// are serialized). ENOTFOUND.
+func (s *Store) lockLiveTenant(ctx context.Context, tx *sql.Tx, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = $1 AND deleted_at IS NULL`+s.d.keyShare, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return remediation.Errorf(remediation.ENOTFOUND, "tenant %s not found", id)
+	}
+	return err
+}
+
+// ListTenants returns all tenants (not deleted) ordered by id, with settings (defaults
 // applied) and policies.
 func (s *Store) ListTenants(ctx context.Context) (_ []*remediation.Tenant, err error) {
 	defer wrap(&err, "history.ListTenants")

@@ -1,5 +1,7 @@
-// Package storetest is the contract suite of remediation.Store: every
-// implementation (PostgreSQL, SQLite, fakes) must pass Run.
+// Package storetest is the contract suite of remediation.Store and
+// remediation.AccessStore: every implementation (PostgreSQL, SQLite,
+// fakes) must pass Run, and RunAccess when it keeps API keys, the audit
+// log and webhooks.
 package storetest
 
 import (
@@ -31,17 +33,46 @@ func Run(t *testing.T, open func(t *testing.T) remediation.Store) {
 		{"Settings", settingsTests},
 		{"DerivedJobs", derivedTests},
 		{"PolicyRequests", policyRequestTests},
+		{"Scopes", scopeTests},
 	}
 	for _, g := range groups {
-		t.Run(g.name, func(t *testing.T) {
-			for _, name := range slices.Sorted(maps.Keys(g.tests)) {
-				t.Run(name, func(t *testing.T) {
-					s := open(t)
-					g.tests[name](t, s)
-				})
-			}
-		})
+		runGroup(t, g.name, g.tests, open)
 	}
+}
+
+// AccessStore is a store that also keeps API keys, the audit log and
+// webhooks, and deletes tenants.
+type AccessStore interface {
+	remediation.Store
+	remediation.AccessStore
+}
+
+// RunAccess runs the contract suite of remediation.AccessStore. open must
+// return a new, empty store for each call; it is called once per subtest.
+func RunAccess(t *testing.T, open func(t *testing.T) AccessStore) {
+	groups := []struct {
+		name  string
+		tests map[string]func(t *testing.T, s AccessStore)
+	}{
+		{"APIKeys", keyTests},
+		{"Audit", auditTests},
+		{"Webhooks", webhookTests},
+		{"TenantDelete", tenantDeleteTests},
+	}
+	for _, g := range groups {
+		runGroup(t, g.name, g.tests, open)
+	}
+}
+
+// runGroup runs the tests of a group in name order, each on a new store.
+func runGroup[S any](t *testing.T, name string, tests map[string]func(t *testing.T, s S), open func(t *testing.T) S) {
+	t.Run(name, func(t *testing.T) {
+		for _, name := range slices.Sorted(maps.Keys(tests)) {
+			t.Run(name, func(t *testing.T) {
+				tests[name](t, open(t))
+			})
+		}
+	})
 }
 
 // mustTenant creates a tenant with the given id.
