@@ -20,6 +20,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.24.0
 	modernc.org/sqlite v1.63.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

@@ -174,11 +174,17 @@ func (b backoff) infraDelay() time.Duration {
 }
 
 // delayFor is the server's RetryDelayFunc: the delay carried by a
-// retryError, else the infrastructure delay.
+// retryError or a busyError, else the infrastructure delay.
 func (b backoff) delayFor(err error) time.Duration {
-	var re *retryError
-	if errors.As(err, &re) {
+	var (
+		re *retryError
+		be *busyError
+	)
+	switch {
+	case errors.As(err, &re):
 		return re.delay
+	case errors.As(err, &be):
+		return be.delay
 	}
 	return b.infraDelay()
 }

@@ -35,9 +35,14 @@ func TestBulkDisable(t *testing.T) {
 	b.sim.InjectFault(graphsim.FaultSpec{Operation: "PATCH /users/{id}", UserID: frank.ID, Status: http.StatusGatewayTimeout,
 		ApplyThenFail: true, Times: 1})
 
-	job := b.submit(remediation.ActionDisableUser, "urgent",
+	// Admin targets are confirmed: dave's refusal comes from Graph (the
+	// app's service principal lacks a privileged role).
+	job := b.createJobWith(remediation.ActionDisableUser, "urgent", func(j *remediation.Job) { j.ConfirmAdminTargets = true },
 		alice.UserPrincipalName, guest.UserPrincipalName, bob.UserPrincipalName, ghost,
 		carol.UserPrincipalName, dave.UserPrincipalName, erin.ID, frank.UserPrincipalName)
+	if err := b.queue.StartFanout(b.ctx, job.ID, job.Priority); err != nil {
+		t.Fatal(err)
+	}
 	job = b.waitJob(job.ID, 30*time.Second)
 
 	if job.Status != remediation.JobCompleted {

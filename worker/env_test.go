@@ -37,6 +37,7 @@ type bundle struct {
 	store  *history.Store
 	queue  *queue.Client
 	insp   *asynq.Inspector
+	pacer  *worker.CAPacer
 	worker *worker.Worker
 	cfg    worker.Config
 }
@@ -47,6 +48,8 @@ type options struct {
 	reconcileInterval time.Duration // default 1 h: tests start fan-outs themselves
 	fanoutPageSize    int
 	noStart           bool // build the worker without starting it
+	// policyMaxAge is worker.Config.PolicyRequestMaxAge (default 30 s).
+	policyMaxAge time.Duration
 }
 
 func setup(t *testing.T, o options) *bundle {
@@ -96,7 +99,8 @@ func setup(t *testing.T, o options) *bundle {
 	if maxRetry == 0 {
 		maxRetry = 3
 	}
-	b.queue = queue.NewClient(b.redis.Opt(), queue.Options{MaxRetry: maxRetry, ItemTimeout: 30 * time.Second})
+	b.queue = queue.NewClient(b.redis.Opt(), queue.Options{MaxRetry: maxRetry, ItemTimeout: 30 * time.Second,
+		PolicyFlushWindow: time.Second})
 	t.Cleanup(func() { b.queue.Close() })
 	b.insp = asynq.NewInspector(b.redis.Opt())
 	t.Cleanup(func() { b.insp.Close() })
@@ -105,6 +109,11 @@ func setup(t *testing.T, o options) *bundle {
 	if reconcile == 0 {
 		reconcile = time.Hour
 	}
+	b.pacer, err = worker.NewCAPacer(b.redis.Opt(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.pacer.Close() })
 	b.cfg = worker.Config{
 		Redis:                    b.redis.Opt(),
 		Store:                    b.store,
@@ -119,6 +128,8 @@ func setup(t *testing.T, o options) *bundle {
 		DelayedTaskCheckInterval: 100 * time.Millisecond,
 		TaskCheckInterval:        50 * time.Millisecond,
 		FanoutPageSize:           o.fanoutPageSize,
+		PolicyFlusher:            &actions.PolicyFlusher{Store: b.store, Pace: b.pacer.Pace},
+		PolicyRequestMaxAge:      o.policyMaxAge,
 		Logger:                   logger,
 	}
 	b.worker, err = worker.New(b.cfg)
@@ -158,6 +169,12 @@ func (b *bundle) addUser(spec graphsim.UserSpec) graphsim.UserState {
 // createJob stores a job; it does not start its fan-out.
 func (b *bundle) createJob(action remediation.Action, priority string, identities ...string) *remediation.Job {
 	b.t.Helper()
+	return b.createJobWith(action, priority, nil, identities...)
+}
+
+// createJobWith stores a job changed by mod (e.g. a dry run).
+func (b *bundle) createJobWith(action remediation.Action, priority string, mod func(*remediation.Job), identities ...string) *remediation.Job {
+	b.t.Helper()
 	norm := make([]string, len(identities))
 	for i, id := range identities {
 		n, err := remediation.NormalizeIdentity(id)
@@ -166,10 +183,14 @@ func (b *bundle) createJob(action remediation.Action, priority string, identitie
 		}
 		norm[i] = n
 	}
-	job, created, err := b.store.CreateJob(b.ctx, &remediation.Job{
+	j := &remediation.Job{
 		ID: uuid.NewString(), TenantID: b.tenant.ID(), Action: action, Status: remediation.JobQueued,
 		Reason: "test", RequestedBy: "tester", Actor: "tester", Priority: priority, CreatedAt: time.Now().UTC(),
-	}, norm)
+	}
+	if mod != nil {
+		mod(j)
+	}
+	job, created, err := b.store.CreateJob(b.ctx, j, norm)
 	if err != nil || !created {
 		b.t.Fatalf("CreateJob: created=%v err=%v", created, err)
 	}
@@ -244,11 +265,11 @@ func (b *bundle) item(jobID, identity string) (*remediation.Item, []remediation.
 }
 
 // userRequests returns the simulator's Graph requests about one user
-// (by object id or UPN in the path), oldest first.
+// (by object id or UPN in the path or the query), oldest first.
 func (b *bundle) userRequests(u graphsim.UserState) []graphsim.Request {
 	var out []graphsim.Request
 	for _, r := range b.sim.Requests() {
-		p := strings.ToLower(r.Path)
+		p := strings.ToLower(r.Path + "?" + r.Query)
 		if r.Endpoint == graphsim.EndpointGraph &&
 			(u.ID != "" && strings.Contains(p, strings.ToLower(u.ID)) || strings.Contains(p, strings.ToLower(u.UserPrincipalName))) {
 			out = append(out, r)

@@ -69,7 +69,8 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	}
 
 	calls := &remediation.CallLog{}
-	res, execErr := w.execute(remediation.WithCallLog(ctx, calls), exec, tenant, job, item)
+	var requested bool
+	res, execErr := w.execute(remediation.WithCallLog(ctx, calls), exec, tenant, job, item, &requested)
 	w.appendCalls(ctx, item, calls.Calls())
 	if execErr != nil {
 		if ctx.Err() != nil {
@@ -79,12 +80,16 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 		}
 		return w.handleError(ctx, item, execErr, lastRequestID(calls.Calls()))
 	}
+	if res.Deferred {
+		return w.deferItem(ctx, item, res, lastRequestID(calls.Calls()), requested)
+	}
 	return w.finish(ctx, item, res, lastRequestID(calls.Calls()))
 }
 
 // execute builds the Exec of an item and runs the executor, turning a
-// panic into a permanent internal error.
-func (w *Worker) execute(ctx context.Context, exec remediation.Executor, tenant *remediation.Tenant, job *remediation.Job, item *remediation.Item) (res remediation.Result, err error) {
+// panic into a permanent internal error. requested reports whether the
+// executor recorded a policy request.
+func (w *Worker) execute(ctx context.Context, exec remediation.Executor, tenant *remediation.Tenant, job *remediation.Job, item *remediation.Item, requested *bool) (res remediation.Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.log.ErrorContext(ctx, "executor panicked", slog.String("action", string(job.Action)),
@@ -114,30 +119,40 @@ func (w *Worker) execute(ctx context.Context, exec remediation.Executor, tenant 
 			}
 			return nil
 		},
+		RequestPolicy: w.requestPolicy(tenant, job, item, requested),
 	}
 	return exec.Execute(ctx, x)
 }
 
 // finish records an executor's result as the item's terminal status.
 func (w *Worker) finish(ctx context.Context, item *remediation.Item, res remediation.Result, requestID string) error {
-	switch res.Status {
-	case remediation.ItemSucceeded, remediation.ItemSkipped, remediation.ItemFailed:
-	default:
+	tr := resultTransition(item, res, requestID)
+	if tr.To != res.Status {
 		w.log.ErrorContext(ctx, "executor returned an invalid status", slog.String("status", string(res.Status)),
 			slog.String("action", string(item.Action)))
-		res = remediation.Result{Status: remediation.ItemFailed,
-			Error: &remediation.ItemError{Code: remediation.EINTERNAL, Message: "internal error: invalid result"}}
-	}
-	tr := remediation.Transition{
-		JobID: item.JobID, Seq: item.Seq, From: []remediation.ItemStatus{remediation.ItemRunning}, To: res.Status,
-		Detail: res.Detail, Error: res.Error, ClearError: res.Error == nil, GraphRequestID: requestID,
-		ObjectID: res.ObjectID, PriorState: res.PriorState, Results: res.Results,
 	}
 	if err := w.transition(ctx, tr); err != nil {
 		return err
 	}
-	w.log.DebugContext(ctx, "item finished", itemAttrs(item, res.Status)...)
+	w.log.DebugContext(ctx, "item finished", itemAttrs(item, tr.To)...)
 	return nil
+}
+
+// resultTransition is the transition of a running item to a result's
+// terminal status; a result that is not succeeded, skipped or failed
+// becomes an internal failure.
+func resultTransition(item *remediation.Item, res remediation.Result, requestID string) remediation.Transition {
+	switch res.Status {
+	case remediation.ItemSucceeded, remediation.ItemSkipped, remediation.ItemFailed:
+	default:
+		res = remediation.Result{Status: remediation.ItemFailed,
+			Error: &remediation.ItemError{Code: remediation.EINTERNAL, Message: "internal error: invalid result"}}
+	}
+	return remediation.Transition{
+		JobID: item.JobID, Seq: item.Seq, From: []remediation.ItemStatus{remediation.ItemRunning}, To: res.Status,
+		Detail: res.Detail, Error: res.Error, ClearError: res.Error == nil, GraphRequestID: requestID,
+		ObjectID: res.ObjectID, PriorState: res.PriorState, Results: res.Results,
+	}
 }
 
 // handleError applies the classification of an executor's error.

@@ -10,8 +10,9 @@ import (
 const reconcileBatch = 500
 
 // reconcile starts the fan-out of every job whose fan-out is not finished,
-// now and then every interval until ctx ends. StartFanout is idempotent
-// (TaskID), so this is safe on any number of replicas at any time.
+// and a flush of policy requests left pending, now and then every interval
+// until ctx ends. Both enqueues are idempotent (TaskIDs), so this is safe
+// on any number of replicas at any time.
 func (w *Worker) reconcile(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -27,6 +28,12 @@ func (w *Worker) reconcile(ctx context.Context, interval time.Duration) {
 
 // reconcileOnce runs one reconcile pass.
 func (w *Worker) reconcileOnce(ctx context.Context) {
+	w.reconcileFanouts(ctx)
+	w.reconcileFlushes(ctx)
+}
+
+// reconcileFanouts starts the fan-out of jobs whose fan-out is unfinished.
+func (w *Worker) reconcileFanouts(ctx context.Context) {
 	ids, err := w.store.JobsNeedingFanout(ctx, reconcileBatch)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -42,6 +49,30 @@ func (w *Worker) reconcileOnce(ctx context.Context) {
 		if err := w.queue.StartFanout(ctx, id, priority); err != nil {
 			if ctx.Err() == nil {
 				w.log.WarnContext(ctx, "reconcile: start fan-out", slog.String("job_id", id), slog.Any("error", err))
+			}
+			return
+		}
+	}
+}
+
+// reconcileFlushes enqueues a recovery flush for every tenant and kind
+// with policy requests pending for longer than PolicyRequestMaxAge: their
+// flush task was lost, or is waiting for a retry (the recovery task then
+// waits for the flush lock). One recovery task per tenant and kind exists
+// at a time (queue.RecoveryFlushTaskID).
+func (w *Worker) reconcileFlushes(ctx context.Context) {
+	reqs, err := w.store.PolicyRequestTenants(ctx, time.Now().Add(-w.policyMaxAge))
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.WarnContext(ctx, "reconcile: list pending policy requests", slog.Any("error", err))
+		}
+		return
+	}
+	for _, r := range reqs {
+		if err := w.queue.RecoverPolicyFlush(ctx, r.TenantID, r.Kind); err != nil {
+			if ctx.Err() == nil {
+				w.log.WarnContext(ctx, "reconcile: start policy flush", slog.String("tenant_id", r.TenantID),
+					slog.String("kind", string(r.Kind)), slog.Any("error", err))
 			}
 			return
 		}

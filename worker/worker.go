@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
@@ -59,12 +60,28 @@ type Config struct {
 	// FanoutPageSize is the number of items a fan-out enqueues per store
 	// page. Default 1000.
 	FanoutPageSize int
+	// PolicyFlusher applies batched policy requests (enforce_mfa and
+	// enforce_phishing_resistant_mfa). Nil: a policy request fails its
+	// item with not_implemented.
+	PolicyFlusher PolicyFlusher
+	// PolicyBatchSize bounds the requests one flush applies. Default 5000.
+	PolicyBatchSize int
+	// PolicyLockTTL is the time-to-live of a flush's (tenant, kind) lock,
+	// renewed every third of it while the flush runs. Default 30 s.
+	PolicyLockTTL time.Duration
+	// PolicyRequestMaxAge is the age of pending policy requests for which
+	// the reconciler starts a flush again (a flush task lost or failed).
+	// Default 30 s.
+	PolicyRequestMaxAge time.Duration
+	// PolicyFlushBudget is how long one flush task applies batch after
+	// batch before it hands the rest to a new task. Default 2 min.
+	PolicyFlushBudget time.Duration
 	// Logger receives the worker's and asynq's logs. Default slog.Default().
 	Logger *slog.Logger
 }
 
-// Worker is the asynq server running fan-out and item tasks, plus the
-// fan-out reconciler.
+// Worker is the asynq server running fan-out, item and policy flush
+// tasks, plus the reconciler.
 type Worker struct {
 	store      remediation.Store
 	dirs       remediation.Directories
@@ -76,12 +93,20 @@ type Worker struct {
 	reconcileT time.Duration
 	log        *slog.Logger
 
+	flusher      PolicyFlusher
+	rdb          redis.UniversalClient // flush locks
+	policyBatch  int
+	lockTTL      time.Duration
+	policyMaxAge time.Duration
+	flushBudget  time.Duration
+
 	srv *asynq.Server
 	mux *asynq.ServeMux
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu        sync.Mutex
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a Worker for cfg. It panics when two executors share an
@@ -107,6 +132,12 @@ func New(cfg Config) (*Worker, error) {
 		reconcileT: cmp.Or(cfg.ReconcileInterval, DefaultReconcileInterval),
 		log:        cmp.Or(cfg.Logger, slog.Default()),
 		mux:        asynq.NewServeMux(),
+
+		flusher:      cfg.PolicyFlusher,
+		policyBatch:  cmp.Or(cfg.PolicyBatchSize, DefaultPolicyBatchSize),
+		lockTTL:      cmp.Or(cfg.PolicyLockTTL, DefaultPolicyLockTTL),
+		policyMaxAge: cmp.Or(cfg.PolicyRequestMaxAge, DefaultPolicyRequestMaxAge),
+		flushBudget:  cmp.Or(cfg.PolicyFlushBudget, DefaultPolicyFlushBudget),
 	}
 	w.backoff = backoff{base: cmp.Or(cfg.BaseBackoff, DefaultBaseBackoff), max: cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff)}
 	if w.backoff.max < w.backoff.base {
@@ -118,8 +149,17 @@ func New(cfg Config) (*Worker, error) {
 		}
 		w.executors[e.Action()] = e
 	}
+	if w.lockTTL < 300*time.Millisecond {
+		return nil, fmt.Errorf("worker: PolicyLockTTL %s is too short", w.lockTTL)
+	}
+	rdb, err := redisClient(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	w.rdb = rdb
 	w.mux.HandleFunc(queue.TypeFanout, w.handleFanout)
 	w.mux.HandleFunc(queue.TypeItem, w.handleItem)
+	w.mux.HandleFunc(queue.TypePolicyFlush, w.handlePolicyFlush)
 
 	w.srv = asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:              cmp.Or(cfg.Concurrency, DefaultConcurrency),
@@ -168,6 +208,11 @@ func (w *Worker) Shutdown() {
 		<-done
 	}
 	w.srv.Shutdown()
+	w.closeOnce.Do(func() {
+		if err := w.rdb.Close(); err != nil {
+			w.log.Warn("worker: close redis client", slog.Any("error", err))
+		}
+	})
 }
 
 // Run starts the worker, waits until ctx ends, and shuts down gracefully.
@@ -189,10 +234,15 @@ func (w *Worker) logTaskError(ctx context.Context, t *asynq.Task, err error) {
 	m, _ := asynq.GetMaxRetry(ctx)
 	attrs := []any{slog.String("type", t.Type()), slog.String("task_id", id),
 		slog.Int("retried", n), slog.Int("max_retry", m), slog.Any("error", err)}
-	var re *retryError
+	var (
+		re *retryError
+		be *busyError
+	)
 	switch {
 	case errors.As(err, &re):
 		w.log.DebugContext(ctx, "task retry scheduled", append(attrs, slog.Duration("delay", re.delay))...)
+	case errors.As(err, &be):
+		w.log.DebugContext(ctx, "task waits for a lock", append(attrs, slog.Duration("delay", be.delay))...)
 	case errors.Is(err, asynq.SkipRetry):
 		w.log.DebugContext(ctx, "task failed permanently", attrs...)
 	default:

@@ -19,6 +19,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		"no directories": func(c *worker.Config) { c.Directories = nil },
 		"no queue":       func(c *worker.Config) { c.Queue = nil },
 		"backoff":        func(c *worker.Config) { c.BaseBackoff, c.MaxBackoff = time.Second, time.Millisecond },
+		"lock ttl":       func(c *worker.Config) { c.PolicyLockTTL = time.Millisecond },
 	} {
 		if _, err := b.newWorker(mod); err == nil {
 			t.Errorf("%s: New succeeded", name)

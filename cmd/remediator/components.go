@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -130,9 +131,14 @@ func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediatio
 	})
 }
 
-// newWorker builds the asynq worker.
-func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *queue.Client, dirs remediation.Directories, log *slog.Logger) (*worker.Worker, error) {
-	return worker.New(worker.Config{
+// newWorker builds the asynq worker; close the returned closer after it stopped.
+func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *queue.Client, dirs remediation.Directories, log *slog.Logger) (*worker.Worker, io.Closer, error) {
+	pacer, err := worker.NewCAPacer(ropt, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := worker.New(worker.Config{
+		PolicyFlusher:     &actions.PolicyFlusher{Store: store, Pace: pacer.Pace},
 		Redis:             ropt,
 		Store:             store,
 		Directories:       dirs,
@@ -143,6 +149,11 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		Logger:            log,
 	})
+	if err != nil {
+		pacer.Close()
+		return nil, nil, err
+	}
+	return w, pacer, nil
 }
 
 // newConnector builds the Graph connector.

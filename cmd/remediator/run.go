@@ -78,10 +78,11 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w, err := newWorker(cfg, ropt, store, q, dirs, log)
+	w, pacer, err := newWorker(cfg, ropt, store, q, dirs, log)
 	if err != nil {
 		return err
 	}
+	defer pacer.Close()
 	srv := newAPI(cfg, store, q, box, log)
 	if err := srv.Start(cfg.HTTPAddr); err != nil {
 		return err

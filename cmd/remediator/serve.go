@@ -60,10 +60,11 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	w, err := newWorker(cfg, ropt, store, q, dirs, log)
+	w, pacer, err := newWorker(cfg, ropt, store, q, dirs, log)
 	if err != nil {
 		return err
 	}
+	defer pacer.Close()
 	log.Info("worker started", slog.Int("concurrency", cfg.WorkerConcurrency))
 	return w.Run(ctx)
 }

@@ -15,6 +15,9 @@ import (
 type policyPrior struct {
 	Kind   remediation.PolicyKind `json:"kind"`
 	UserID string                 `json:"user_id"`
+	// AlreadyCovered: the user was in the policy (or group) before this
+	// job; undo must leave it there.
+	AlreadyCovered bool `json:"already_covered,omitempty"`
 }
 
 // enforcePolicy is the executor of both enforce actions.
@@ -66,6 +69,11 @@ func unenforcePolicy(ctx context.Context, x *remediation.Exec, spec policySpec) 
 	if len(x.Item.UndoState) == 0 || json.Unmarshal(x.Item.UndoState, &p) != nil || p.UserID == "" {
 		return withPreview(remediation.Result{Status: remediation.ItemSkipped, ObjectID: x.Item.ObjectID,
 			Detail: "nothing to undo: the original run did not queue the user for the " + spec.label},
+			x.DryRun(), previewNothingToUndo), nil
+	}
+	if p.AlreadyCovered {
+		return withPreview(remediation.Result{Status: remediation.ItemSkipped, ObjectID: x.Item.ObjectID,
+			Detail: "nothing to undo: the user was already covered by the " + spec.label + " before"},
 			x.DryRun(), previewNothingToUndo), nil
 	}
 	if p.Kind != "" && p.Kind != spec.kind {

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -121,6 +122,14 @@ func (fl *flush) open(i int) bool { return fl.outs[i] == nil }
 // succeed records a success of request i.
 func (fl *flush) succeed(i int, tentative bool, detail string) {
 	fl.decide(i, tentative, remediation.Result{Status: remediation.ItemSucceeded, Detail: detail, ObjectID: fl.reqs[i].UserID})
+}
+
+// covered records that request i's user was already covered: no change,
+// and a prior state telling undo to leave the user in place.
+func (fl *flush) covered(i int) {
+	prior, _ := json.Marshal(policyPrior{Kind: fl.reqs[i].Kind, UserID: fl.reqs[i].UserID, AlreadyCovered: true})
+	fl.decide(i, false, remediation.Result{Status: remediation.ItemSucceeded, Detail: "already covered: no change",
+		ObjectID: fl.reqs[i].UserID, PriorState: prior})
 }
 
 // failOpen fails every undecided or tentative request with e.

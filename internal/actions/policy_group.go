@@ -90,7 +90,7 @@ func (fl *flush) changeMember(ctx context.Context, i int, r remediation.PolicyRe
 		}
 		if member == add {
 			if add {
-				fl.succeed(i, false, "already covered: no change")
+				fl.covered(i)
 			} else {
 				fl.succeed(i, false, "not in the policy: no change")
 			}

@@ -109,7 +109,7 @@ func (fl *flush) viaUsers(ctx context.Context) error {
 		switch {
 		case !fl.open(i):
 		case r.Op == remediation.PolicyOpAdd && (up.all || up.has(r.UserID)):
-			fl.succeed(i, false, "already covered: no change")
+			fl.covered(i)
 		case r.Op == remediation.PolicyOpAdd && up.count() >= fl.MaxPolicyUsers:
 			fl.decide(i, false, failedResult(r, CodePolicyFull, fl.fullMessage(fmt.Sprintf("it holds %d users", up.count()))))
 		case r.Op == remediation.PolicyOpAdd:

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	azauth "github.com/microsoft/kiota-authentication-azure-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 
@@ -28,7 +25,8 @@ const DefaultTimeout = 30 * time.Second
 
 // Options configure a Connector.
 type Options struct {
-	// Box opens the tenants' sealed client secrets. Required.
+	// Box opens the tenants' sealed credentials (a bare client secret or a
+	// remediation.Credential). Required.
 	Box remediation.SecretBox
 	// RootCAs are the certificate authorities trusted for Graph and the
 	// authority. Nil means the system pool (x509.SystemCertPool, which
@@ -57,7 +55,10 @@ type Connector struct {
 	dirs map[string]*directory
 }
 
-var _ remediation.Directories = (*Connector)(nil)
+var (
+	_ remediation.Directories = (*Connector)(nil)
+	_ remediation.Verifier    = (*Connector)(nil)
+)
 
 // NewConnector returns a Connector. A configuration error (unreadable
 // ExtraCAs, no system pool) is reported by every call of For.
@@ -90,11 +91,12 @@ func NewConnector(opts Options) *Connector {
 
 // For returns the Directory of t. It also implements
 // remediation.FullDirectory (Conditional Access policies, role assignments,
-// groups): callers that need those type-assert. The credential and client
-// are built on first use and kept until the tenant changes (its UpdatedAt,
-// secret, client id, cloud or endpoints): a Directory obtained earlier
-// keeps working with the old credential. Errors are *remediation.Error (EINVALID) for a tenant
-// that cannot be used, or infrastructure errors (secret box).
+// groups): callers that need those type-assert. The credential (client
+// secret or certificate) and client are built on first use and kept until
+// the tenant changes (its UpdatedAt, sealed credential, client id, cloud or
+// endpoints): a Directory obtained earlier keeps working with the old
+// credential. Errors are *remediation.Error (EINVALID) for a tenant that
+// cannot be used, or infrastructure errors (secret box).
 func (c *Connector) For(ctx context.Context, t *remediation.Tenant) (remediation.Directory, error) {
 	if c.initErr != nil {
 		return nil, c.initErr
@@ -150,42 +152,53 @@ func fingerprint(t *remediation.Tenant) [32]byte {
 
 // build creates the credential and Graph client of t.
 func (c *Connector) build(t *remediation.Tenant, fp [32]byte) (*directory, error) {
+	tg, err := targetOf(t)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := c.openCredential(t)
+	if err != nil {
+		return nil, err
+	}
+	redact := credentialRedactor(cred)
+	tc, err := c.tokenCredential(t, cred, tg.AuthorityHost, redact)
+	if err != nil {
+		return nil, err
+	}
+	return c.newDirectory(t, fp, tc, tg, redact)
+}
+
+// target is where a tenant's calls go.
+type target struct {
+	remediation.Endpoints
+	scope     string // "<graph origin>/.default"
+	graphHost string // host name of the Graph endpoint
+}
+
+// targetOf checks the tenant's settings and returns its target.
+func targetOf(t *remediation.Tenant) (target, error) {
 	e := t.Endpoints()
 	if e.GraphEndpoint == "" || e.AuthorityHost == "" || e.AuthorityHost == "/" {
-		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: cloud %q has no Graph endpoint or authority host", t.ID, t.Cloud)
+		return target{}, remediation.Errorf(remediation.EINVALID, "tenant %s: cloud %q has no Graph endpoint or authority host", t.ID, t.Cloud)
 	}
 	gu, err := url.Parse(e.GraphEndpoint)
 	if err != nil || gu.Scheme != "https" || gu.Host == "" {
-		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: Graph endpoint %q is not an https URL", t.ID, e.GraphEndpoint)
+		return target{}, remediation.Errorf(remediation.EINVALID, "tenant %s: Graph endpoint %q is not an https URL", t.ID, e.GraphEndpoint)
 	}
 	au, err := url.Parse(e.AuthorityHost)
 	if err != nil || au.Scheme != "https" || au.Host == "" {
-		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: authority host %q is not an https URL", t.ID, e.AuthorityHost)
+		return target{}, remediation.Errorf(remediation.EINVALID, "tenant %s: authority host %q is not an https URL", t.ID, e.AuthorityHost)
 	}
 	if t.ClientID == "" {
-		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s has no client id", t.ID)
+		return target{}, remediation.Errorf(remediation.EINVALID, "tenant %s has no client id", t.ID)
 	}
-	secret, err := c.box.Open(t.SecretCiphertext, t.SecretKeyID)
-	if err != nil {
-		return nil, fmt.Errorf("graph: open the client secret of tenant %s: %w", t.ID, err)
-	}
-	if len(secret) == 0 {
-		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s has no client secret", t.ID)
-	}
-	cred, err := azidentity.NewClientSecretCredential(t.ID, t.ClientID, string(secret), &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: azcore.ClientOptions{
-			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: e.AuthorityHost},
-			Transport: c.authHTTP,
-			// The queue owns retries: one try, no sleeping.
-			Retry: policy.RetryOptions{MaxRetries: -1},
-		},
-		DisableInstanceDiscovery: t.Cloud == remediation.CloudCustom,
-	})
-	if err != nil {
-		return nil, remediation.Errorf(remediation.EINVALID, "tenant %s: credential: %s", t.ID, redactor(string(secret))(err.Error()))
-	}
-	scopes := []string{gu.Scheme + "://" + gu.Host + "/.default"}
-	auth, err := azauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, scopes, []string{gu.Hostname()})
+	return target{Endpoints: e, scope: gu.Scheme + "://" + gu.Host + "/.default", graphHost: gu.Hostname()}, nil
+}
+
+// newDirectory creates the Graph client of t over the token credential tc.
+func (c *Connector) newDirectory(t *remediation.Tenant, fp [32]byte, tc azcore.TokenCredential, tg target,
+	redact func(string) string) (*directory, error) {
+	auth, err := azauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(tc, []string{tg.scope}, []string{tg.graphHost})
 	if err != nil {
 		return nil, fmt.Errorf("graph: tenant %s: authentication provider: %w", t.ID, err)
 	}
@@ -193,7 +206,7 @@ func (c *Connector) build(t *remediation.Tenant, fp [32]byte) (*directory, error
 	if err != nil {
 		return nil, fmt.Errorf("graph: tenant %s: request adapter: %w", t.ID, err)
 	}
-	adapter.SetBaseUrl(e.GraphEndpoint)
+	adapter.SetBaseUrl(tg.GraphEndpoint)
 	// Not msgraphsdk.NewGraphServiceClient: it writes the package-level
 	// store.BackingStoreFactoryInstance on every call, which races with
 	// every model constructor of the other tenants' calls. A nil factory
@@ -206,6 +219,6 @@ func (c *Connector) build(t *remediation.Tenant, fp [32]byte) (*directory, error
 		client:      client,
 		timeout:     c.timeout,
 		log:         c.log,
-		redact:      redactor(string(secret)),
+		redact:      redact,
 	}, nil
 }

@@ -36,7 +36,7 @@ type directory struct {
 	client      *msgraphsdk.GraphServiceClient
 	timeout     time.Duration
 	log         *slog.Logger
-	// redact removes the tenant's client secret from a text.
+	// redact removes the tenant's credential secrets from a text.
 	redact func(string) string
 }
 

@@ -5,8 +5,10 @@
 // that imports the Graph SDK, kiota or azidentity; nothing it exports
 // mentions their types.
 //
-// A Connector keeps one client-secret credential and one Graph client per
-// tenant. The SDK never retries nor sleeps: its retry middleware is left
+// A Connector keeps one credential (client secret or certificate, from the
+// sealed remediation.Credential) and one Graph client per tenant, and
+// implements remediation.Verifier (token, granted app roles, one harmless
+// read). The SDK never retries nor sleeps: its retry middleware is left
 // out (the queue owns retries) and the token requests are made without
 // azcore retries. Every call is recorded in the remediation.CallLog of its
 // context and logged, successes included, and every failure is returned as

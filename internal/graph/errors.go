@@ -166,16 +166,6 @@ func (d *directory) clean(s string) string {
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// redactor returns a function replacing secret in a text.
-func redactor(secret string) func(string) string {
-	return func(s string) string {
-		if secret == "" {
-			return s
-		}
-		return strings.ReplaceAll(s, secret, "[redacted]")
-	}
-}
-
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

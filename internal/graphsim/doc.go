@@ -9,12 +9,17 @@
 // against it.
 //
 // One Server holds many tenants. Each tenant has one app registration
-// (client id and secret; tenants may share a client id, as a multi-tenant
-// app does) and a directory of users, groups, active role assignments and
-// Conditional Access policies. The login side serves the OpenID
-// configuration, instance discovery, an (empty) key set and the
-// client-credentials token endpoint; tokens are HS256-signed JWTs carrying
-// the tenant id (tid) that selects the directory on the Graph side.
+// (client id, secret and optionally a certificate; tenants may share a
+// client id, as a multi-tenant app does) and a directory of users, groups,
+// active role assignments and Conditional Access policies. The login side
+// serves the OpenID configuration, instance discovery, an (empty) key set
+// and the client-credentials token endpoint, which accepts a client secret
+// or a certificate's signed client assertion (client_assertion.go); tokens
+// are HS256-signed JWTs carrying the tenant id (tid) that selects the
+// directory on the Graph side and the app's granted application
+// permissions (roles). Every Graph route requires one of a set of
+// permissions in the token's roles (permissions.go) and answers 403
+// Authorization_RequestDenied otherwise.
 //
 // The Graph side routes on method and path pattern (see router.go); each
 // resource area is one file that registers its routes in
@@ -29,6 +34,7 @@
 //   - pim.go: roleAssignmentScheduleInstances and adminRemove/adminAssign
 //     roleAssignmentScheduleRequests
 //   - groups.go: /groups (get, list with $filter, create)
+//   - organization.go: GET /organization
 //   - membership.go: memberOf/transitiveMemberOf (groups and directory
 //     roles), members/$ref, and DELETE members/{id} without $ref, which
 //     deletes the member object itself as Graph does

@@ -148,6 +148,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, segs []strin
 		return
 	}
 
+	if e := authorize(claims, m.route.op); e != nil {
+		fail(e)
+		return
+	}
 	c := &call{s: s, w: sw, r: r, tenant: tenant, claims: claims, params: m.params, query: query, body: body}
 	if f != nil && f.spec.ApplyThenFail {
 		c.w = &discardWriter{h: make(http.Header)}

@@ -139,10 +139,17 @@ func (t *Tenant) Groups() []GroupState {
 	return out
 }
 
-// SetAppHasRoleManagement grants or withdraws RoleManagement.ReadWrite.Directory.
+// SetAppHasRoleManagement grants or withdraws RoleManagement.ReadWrite.Directory:
+// it changes the granted permissions (see SetPermissions) and, at once,
+// for tokens already issued too, the role writes and membership changes
+// of role-assignable groups.
 func (t *Tenant) SetAppHasRoleManagement(v bool) {
 	t.mu.Lock()
 	t.roleMgmt = v
+	t.perms = slices.DeleteFunc(t.perms, func(p string) bool { return p == PermRoleManagementReadWrite })
+	if v {
+		t.perms = append(t.perms, PermRoleManagementReadWrite)
+	}
 	t.mu.Unlock()
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,8 +51,12 @@ func setup(t testing.TB, opts ...func(*Options)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	ta := s.AddTenant(TenantSpec{ID: tenantA, ClientID: clientA, ClientSecret: secretA, Domain: "contoso.onmicrosoft.com"})
-	tb := s.AddTenant(TenantSpec{ID: tenantB})
+	// Beyond the product's permissions, the test app may change any user
+	// property.
+	perms := append(slices.Clone(ProductPermissions), PermUserReadWriteAll)
+	ta := s.AddTenant(TenantSpec{ID: tenantA, ClientID: clientA, ClientSecret: secretA, Domain: "contoso.onmicrosoft.com",
+		Permissions: perms})
+	tb := s.AddTenant(TenantSpec{ID: tenantB, Permissions: perms})
 	ta.AddUser(UserSpec{ID: userAlice, UserPrincipalName: upnAlice, DisplayName: "Alice Smith", GivenName: "Alice",
 		Surname: "Smith", JobTitle: "Analyst", Mail: upnAlice, BusinessPhones: []string{"+1 425 555 0100"}, AccountEnabled: true})
 	ta.AddUser(UserSpec{ID: userGA, UserPrincipalName: "root@contoso.onmicrosoft.com", AccountEnabled: true,

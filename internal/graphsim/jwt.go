@@ -21,11 +21,6 @@ const (
 	jwtHeaderBase64 = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiIsImtpZCI6ImdyYXBoc2ltLTEifQ" // {"typ":"JWT","alg":"HS256","kid":"graphsim-1"}
 )
 
-// appRoles are the application permissions every simulated app holds.
-var appRoles = []string{
-	"User.Read.All", "User.ReadWrite.All", "User.EnableDisableAccount.All", "User.RevokeSessions.All",
-}
-
 // tokenClaims are the claims of an app-only Entra v1.0 access token.
 type tokenClaims struct {
 	Aud            string   `json:"aud"`
@@ -39,7 +34,7 @@ type tokenClaims struct {
 	Idp            string   `json:"idp"`
 	IdTyp          string   `json:"idtyp"`
 	Oid            string   `json:"oid"`
-	Roles          []string `json:"roles"`
+	Roles          []string `json:"roles,omitempty"`
 	Sub            string   `json:"sub"`
 	Tid            string   `json:"tid"`
 	Uti            string   `json:"uti"`
@@ -50,7 +45,8 @@ type tokenClaims struct {
 var errTokenExpired = errors.New("token expired or not yet valid")
 
 // IssueToken returns an access token for the tenant's app, valid for ttl
-// from now (a negative ttl gives an expired token). Tests use it to call
+// from now (a negative ttl gives an expired token), with the app's current
+// permissions in its roles claim. Tests use it to call
 // Graph without the token endpoint.
 func (s *Server) IssueToken(tenantID string, ttl time.Duration) (string, error) {
 	t := s.Tenant(tenantID)
@@ -74,7 +70,7 @@ func (s *Server) signToken(t *Tenant, now time.Time, ttl time.Duration) string {
 		Idp:            "https://sts.windows.net/" + t.id + "/",
 		IdTyp:          "app",
 		Oid:            spID,
-		Roles:          appRoles,
+		Roles:          t.Permissions(),
 		Sub:            spID,
 		Tid:            t.id,
 		Uti:            strings.ReplaceAll(uuid.NewString(), "-", "")[:22],

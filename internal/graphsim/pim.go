@@ -178,6 +178,12 @@ func createScheduleRequest(c *call) *apiError {
 		}
 	}
 	status, target := "Provisioned", ""
+	if t.scheduleSt != "" {
+		// A test override: the request is answered with that status and
+		// does not change the directory.
+		c.writeJSON(http.StatusCreated, renderScheduleRequest(req, principal, role, t.scheduleSt, "", t.clientID))
+		return nil
+	}
 	if req.Action == "adminRemove" {
 		if existing == nil {
 			return &apiError{http.StatusBadRequest, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."}
@@ -205,6 +211,16 @@ func createScheduleRequest(c *call) *apiError {
 	}
 	c.writeJSON(http.StatusCreated, renderScheduleRequest(req, principal, role, status, target, t.clientID))
 	return nil
+}
+
+// SetScheduleRequestStatus makes every later valid POST
+// roleAssignmentScheduleRequests answer 201 with the given status (e.g.
+// "Denied", "Failed", "PendingApproval") without changing the directory;
+// "" restores the normal behaviour.
+func (t *Tenant) SetScheduleRequestStatus(status string) {
+	t.mu.Lock()
+	t.scheduleSt = status
+	t.mu.Unlock()
 }
 
 func renderScheduleRequest(req scheduleRequest, principal, role, status, target, appID string) []byte {

@@ -11,7 +11,7 @@ import (
 
 func patchAlice(b *bundle, t *testing.T, tok string) resp {
 	t.Helper()
-	return b.do(t, http.MethodPatch, userPath(userAlice), tok, []byte(`{"jobTitle":"Analyst"}`))
+	return b.do(t, http.MethodPatch, userPath(userAlice), tok, []byte(`{"accountEnabled":true}`))
 }
 
 func TestQuotasOffByDefault(t *testing.T) {

@@ -123,6 +123,7 @@ func (s *Server) registerGraphRoutes() {
 	s.registerPIMRoutes(s.graph)
 	s.registerGroupRoutes(s.graph)
 	s.registerMembershipRoutes(s.graph)
+	s.registerOrganizationRoutes(s.graph)
 }
 
 // handleList registers a GET route that lists a collection (base cost 2

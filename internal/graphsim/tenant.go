@@ -2,7 +2,9 @@ package graphsim
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,13 +37,28 @@ type TenantSpec struct {
 	SecurityDefaultsEnabled bool
 	// CAPolicyMaxBytes overrides Options.CAPolicyMaxBytes for this tenant.
 	CAPolicyMaxBytes int
+	// DisplayName is the organization's name (GET /organization); derived
+	// from the domain when empty.
+	DisplayName string
+	// Certificate is a certificate registered on the app: the token
+	// endpoint then also accepts a client assertion signed with its key
+	// (the client secret keeps working). Nil registers none.
+	Certificate *x509.Certificate
+	// Permissions are the Microsoft Graph application permissions granted
+	// to the app (the access token's roles claim); nil grants
+	// ProductPermissions (without RoleManagement.ReadWrite.Directory when
+	// AppLacksRoleManagement). An empty non-nil slice grants none.
+	Permissions []string
 }
 
 // Tenant is one simulated directory. Its methods are safe for concurrent use.
 type Tenant struct {
-	id, clientID, secret, domain string
+	id, clientID, secret, domain, displayName string
 
 	mu         sync.Mutex
+	cert       *x509.Certificate // registered app certificate, or nil
+	perms      []string          // granted application permissions
+	scheduleSt string            // status override of schedule requests ("" = normal)
 	privileged bool
 	users      map[string]*user // by lower-case id
 	byUPN      map[string]*user // by lower-case UPN
@@ -76,7 +93,17 @@ func newTenant(spec TenantSpec) *Tenant {
 		securityDefaults: spec.SecurityDefaultsEnabled,
 		caMaxBytes:       spec.CAPolicyMaxBytes,
 		caPolicies:       make(map[string]*caPolicy),
+		displayName:      spec.DisplayName,
+		cert:             spec.Certificate,
 	}
+	t.perms = slices.Clone(spec.Permissions)
+	if spec.Permissions == nil {
+		t.perms = slices.Clone(ProductPermissions)
+		if spec.AppLacksRoleManagement {
+			t.perms = slices.DeleteFunc(t.perms, func(p string) bool { return p == PermRoleManagementReadWrite })
+		}
+	}
+	t.roleMgmt = t.roleMgmt && slices.Contains(t.perms, PermRoleManagementReadWrite)
 	if t.id == "" {
 		t.id = uuid.NewString()
 	}
@@ -90,6 +117,10 @@ func newTenant(spec TenantSpec) *Tenant {
 	}
 	if t.domain == "" {
 		t.domain = "tenant" + strings.ReplaceAll(t.id, "-", "")[:8] + ".onmicrosoft.com"
+	}
+	if t.displayName == "" {
+		name, _, _ := strings.Cut(t.domain, ".")
+		t.displayName = name
 	}
 	return t
 }

@@ -20,7 +20,8 @@ var graphResources = map[string]bool{
 }
 
 // tokenEndpoint serves POST {tenant}/oauth2/v2.0/token for the
-// client_credentials grant with a client secret.
+// client_credentials grant with a client secret or a certificate's client
+// assertion (see checkClientAssertion).
 func tokenEndpoint(c *loginCall) {
 	raw, _ := readBody(c.r.Body)
 	form, _ := url.ParseQuery(string(raw))
@@ -51,13 +52,22 @@ func tokenEndpoint(c *loginCall) {
 			"authentication request to the wrong tenant."})
 		return
 	}
-	secret := form.Get("client_secret")
-	if secret == "" {
+	secret, assertion := form.Get("client_secret"), form.Get("client_assertion")
+	switch {
+	case secret != "" && assertion != "":
+		c.fail(&aadError{http.StatusBadRequest, "invalid_request", 0,
+			"Only one of the parameters 'client_assertion' and 'client_secret' may be provided."})
+		return
+	case assertion != "":
+		if e := c.checkClientAssertion(form, t, clientID); e != nil {
+			c.fail(e)
+			return
+		}
+	case secret == "":
 		c.fail(&aadError{http.StatusUnauthorized, "invalid_client", 7000218,
 			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'."})
 		return
-	}
-	if subtle.ConstantTimeCompare([]byte(secret), []byte(t.secret)) != 1 {
+	case subtle.ConstantTimeCompare([]byte(secret), []byte(t.secret)) != 1:
 		c.fail(&aadError{http.StatusUnauthorized, "invalid_client", 7000215,
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, " +
 				"not the client secret ID, for a secret added to app '" + t.clientID + "'."})

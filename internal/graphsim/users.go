@@ -104,6 +104,13 @@ func patchUser(c *call) *apiError {
 	if e != nil {
 		return e
 	}
+	for _, ch := range changes {
+		// accountEnabled alone needs User.EnableDisableAccount.All (the
+		// route's permissions), anything else User.ReadWrite.All.
+		if ch.p.name != "accountEnabled" && !holdsAny(c.claims, permsUserWrite) {
+			return forbidden()
+		}
+	}
 	ref := c.params["id"]
 	t := c.tenant
 	t.mu.Lock()

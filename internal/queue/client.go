@@ -54,9 +54,16 @@ type Options struct {
 	// EnqueueConcurrency is the number of concurrent enqueues of
 	// EnqueueItems (asynq v0.26 has no bulk enqueue). Default 16.
 	EnqueueConcurrency int
+	// PolicyFlushWindow is the width of the time buckets in which policy
+	// requests share one scheduled flush; a flush runs when its bucket
+	// ends, so a request waits half a window on average. Default 2 s.
+	PolicyFlushWindow time.Duration
+	// PolicyFlushTimeout bounds one run of a policy flush task. Default
+	// 10 min.
+	PolicyFlushTimeout time.Duration
 }
 
-// Client enqueues fan-out and item tasks. It implements
+// Client enqueues fan-out, item and policy flush tasks. It implements
 // remediation.Dispatcher. It is safe for concurrent use.
 type Client struct {
 	c    *asynq.Client
@@ -71,6 +78,8 @@ func NewClient(opt asynq.RedisConnOpt, opts Options) *Client {
 	opts.ItemTimeout = cmp.Or(opts.ItemTimeout, DefaultItemTimeout)
 	opts.FanoutTimeout = cmp.Or(opts.FanoutTimeout, DefaultFanoutTimeout)
 	opts.EnqueueConcurrency = cmp.Or(opts.EnqueueConcurrency, DefaultEnqueueConcurrency)
+	opts.PolicyFlushWindow = cmp.Or(opts.PolicyFlushWindow, DefaultPolicyFlushWindow)
+	opts.PolicyFlushTimeout = cmp.Or(opts.PolicyFlushTimeout, DefaultPolicyFlushTimeout)
 	return &Client{c: asynq.NewClient(opt), opts: opts}
 }
 

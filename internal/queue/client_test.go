@@ -149,3 +149,80 @@ func TestTasksAndPayloads(t *testing.T) {
 }
 
 func errorsIsSkip(err error) bool { return errors.Is(err, asynq.SkipRetry) }
+
+func TestPolicyFlushTasks(t *testing.T) {
+	r := testenv.Redis(t)
+	c := queue.NewClient(r.Opt(), queue.Options{MaxRetry: 5})
+	t.Cleanup(func() { c.Close() })
+	insp := asynq.NewInspector(r.Opt())
+	t.Cleanup(func() { insp.Close() })
+	ctx := context.Background()
+
+	// Requests made within one time bucket share one scheduled flush,
+	// which runs no earlier than the bucket's end.
+	var before time.Time
+	for {
+		before = time.Now()
+		if before.Sub(before.Truncate(queue.DefaultPolicyFlushWindow)) < queue.DefaultPolicyFlushWindow-500*time.Millisecond {
+			break // not too close to a bucket's end
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 3 {
+		if err := c.SchedulePolicyFlush(ctx, "tenant-1", "mfa"); err != nil {
+			t.Fatalf("SchedulePolicyFlush: %v", err)
+		}
+	}
+	scheduled, err := insp.ListScheduledTasks(queue.QueueControl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scheduled) != 1 {
+		t.Fatalf("%d scheduled flushes, want 1", len(scheduled))
+	}
+	ti := scheduled[0]
+	bucketEnd := before.Truncate(queue.DefaultPolicyFlushWindow).Add(queue.DefaultPolicyFlushWindow)
+	if ti.ID != queue.PolicyFlushTaskID("tenant-1", "mfa", before, queue.DefaultPolicyFlushWindow) || ti.Type != queue.TypePolicyFlush ||
+		ti.MaxRetry != 5+queue.RetryReserve || ti.Timeout != queue.DefaultPolicyFlushTimeout {
+		t.Errorf("flush task = id %s type %s max retry %d timeout %s", ti.ID, ti.Type, ti.MaxRetry, ti.Timeout)
+	}
+	if ti.NextProcessAt.Before(bucketEnd) || ti.NextProcessAt.After(bucketEnd.Add(time.Second)) {
+		t.Errorf("flush runs at %s, want at the bucket's end %s", ti.NextProcessAt, bucketEnd)
+	}
+	var p queue.PolicyFlushPayload
+	if err := json.Unmarshal(ti.Payload, &p); err != nil || p != (queue.PolicyFlushPayload{TenantID: "tenant-1", Kind: "mfa"}) {
+		t.Errorf("payload = %s (%v)", ti.Payload, err)
+	}
+
+	// One recovery flush at a time; continuations are all distinct.
+	for range 3 {
+		if err := c.RecoverPolicyFlush(ctx, "tenant-1", "mfa"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := c.ContinuePolicyFlush(ctx, "tenant-1", "mfa"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, err := insp.ListPendingTasks(queue.QueueControl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ti := range pending {
+		ids = append(ids, ti.ID)
+	}
+	if len(pending) != 3 || !slices.Contains(ids, queue.RecoveryFlushTaskID("tenant-1", "mfa")) {
+		t.Errorf("pending flushes %v, want the recovery flush and 2 continuations", ids)
+	}
+
+	if _, err := queue.NewPolicyFlushTask("", "mfa"); err == nil {
+		t.Error("NewPolicyFlushTask accepted an empty tenant")
+	}
+	for _, bad := range []string{`{`, `{"tenant_id":"t"}`, `{"kind":"mfa"}`} {
+		if _, err := queue.ParsePolicyFlush(asynq.NewTask(queue.TypePolicyFlush, []byte(bad))); err == nil || !errorsIsSkip(err) {
+			t.Errorf("ParsePolicyFlush(%s) = %v, want a SkipRetry error", bad, err)
+		}
+	}
+}

@@ -58,6 +58,7 @@ var RequiredPermissions = []struct{ Name, Why string }{
 	{"Policy.ReadWrite.ConditionalAccess", "enforce_mfa, enforce_phishing_resistant_mfa"},
 	{"RoleManagement.ReadWrite.Directory", "remove_role_assignments, admin-target checks"},
 	{"GroupMember.ReadWrite.All", "remove_group_memberships, mfa_targeting=group"},
+	{"Group.Create", "enforce_mfa / enforce_phishing_resistant_mfa with mfa_targeting=group (creates the managed group)"},
 }
 
 // Verification is the result of POST /v1/tenants/{id}/verify.
