@@ -22,6 +22,9 @@ type TenantSettings struct {
 	// MFATargeting is "users" (default: user ids in the policy) or "group"
 	// (the policy includes one managed security group).
 	MFATargeting string `json:"mfa_targeting"`
+	// GraphLimits overrides the Graph quotas the worker budgets for this
+	// tenant (nil: Microsoft's published limits by tenant size).
+	GraphLimits *GraphLimits `json:"graph_limits,omitempty"`
 }
 
 // WithDefaults fills empty fields with their defaults.
