@@ -35,5 +35,6 @@ func (s *Server) handleRemediationCancel(c echo.Context) error {
 		}
 		return fmt.Errorf("cancel job %s: %w", c.Param("id"), err)
 	}
+	s.audit(c, auditJobCancel, j.TenantID, j.ID, map[string]any{"action": j.Action, "status": j.Status})
 	return c.JSON(http.StatusOK, toJobResponse(j))
 }

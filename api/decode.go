@@ -18,6 +18,13 @@ import (
 // maxListedFields caps the names listed in details of unknown-field errors.
 const maxListedFields = 20
 
+// Limits of every JSON body, checked before it is decoded: nesting depth
+// and the length of any one string (fields have their own, smaller caps).
+const (
+	maxJSONDepth  = 32
+	maxJSONString = 256 << 10 // bytes, as sent (escapes included)
+)
+
 // decodeJSON reads the request body as exactly one JSON object into dst, a
 // pointer to a struct. It is strict: the keys must be dst's JSON field
 // names, spelled exactly and each at most once; values must have the field's
@@ -72,6 +79,9 @@ func decodeBody(r *http.Request, body []byte, dst any) error {
 			return invalid(nil, "Content-Type must be application/json.")
 		}
 	}
+	if err := checkJSONLimits(body); err != nil {
+		return err
+	}
 	if err := checkObjectKeys(body, jsonFields(reflect.TypeOf(dst).Elem())); err != nil {
 		return err
 	}
@@ -79,6 +89,46 @@ func decodeBody(r *http.Request, body []byte, dst any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
+	}
+	return nil
+}
+
+// checkJSONLimits refuses a body nested deeper than maxJSONDepth or with a
+// string longer than maxJSONString, in one pass over the bytes (whether
+// the body is valid JSON is for the decoder to say).
+func checkJSONLimits(body []byte) error {
+	depth, inString, escaped, start := 0, false, false, 0
+	for i, b := range body {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+				if i-start > maxJSONString {
+					return invalid(map[string]any{"offset": start, "max_string_bytes": maxJSONString},
+						"A JSON string at offset %d is longer than %d bytes.", start, maxJSONString)
+				}
+			}
+			continue
+		}
+		switch b {
+		case '"':
+			inString, start = true, i
+		case '{', '[':
+			if depth++; depth > maxJSONDepth {
+				return invalid(map[string]any{"offset": i, "max_depth": maxJSONDepth},
+					"The JSON body is nested deeper than %d levels.", maxJSONDepth)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	if inString && len(body)-start > maxJSONString {
+		return invalid(map[string]any{"offset": start, "max_string_bytes": maxJSONString},
+			"A JSON string at offset %d is longer than %d bytes.", start, maxJSONString)
 	}
 	return nil
 }

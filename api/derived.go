@@ -66,7 +66,7 @@ func (s *Server) handleRemediationUndo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	job := s.derivedJob(src, reason, actor, key, hash, src.Counts[remediation.ItemSucceeded])
+	job := s.derivedJob(c, src, reason, actor, key, hash, src.Counts[remediation.ItemSucceeded])
 	job.UndoOf, job.DryRun = src.ID, req.DryRun
 	return s.createDerived(c, job, src, remediation.ItemSucceeded, "nothing to undo")
 }
@@ -103,14 +103,14 @@ func (s *Server) handleRemediationRetry(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	job := s.derivedJob(src, reason, actor, key, hash, src.Counts[remediation.ItemFailed])
+	job := s.derivedJob(c, src, reason, actor, key, hash, src.Counts[remediation.ItemFailed])
 	job.RetryOf, job.UndoOf, job.DryRun = src.ID, src.UndoOf, src.DryRun
 	job.ConfirmAdminTargets = src.ConfirmAdminTargets
 	return s.createDerived(c, job, src, remediation.ItemFailed, "nothing to retry")
 }
 
 // derivedJob returns the job to create from src, for n items.
-func (s *Server) derivedJob(src *remediation.Job, reason, actor, key, hash string, n int) *remediation.Job {
+func (s *Server) derivedJob(c echo.Context, src *remediation.Job, reason, actor, key, hash string, n int) *remediation.Job {
 	priority := priorityBulk
 	if n <= urgentMaxItems {
 		priority = priorityUrgent
@@ -121,7 +121,7 @@ func (s *Server) derivedJob(src *remediation.Job, reason, actor, key, hash strin
 		Action:         src.Action,
 		Status:         remediation.JobQueued,
 		Reason:         reason,
-		RequestedBy:    requestedBy,
+		RequestedBy:    requestedByOf(principalOf(c)),
 		Actor:          actor,
 		Context:        src.Context,
 		Params:         src.Params,
@@ -149,7 +149,17 @@ func (s *Server) createDerived(c echo.Context, job *remediation.Job, src *remedi
 		return fmt.Errorf("create job %s from job %s: %w", job.ID, src.ID, err)
 	}
 	// A replayed Idempotency-Key returns the job stored first.
-	return s.respondJobCreated(c, stored, stored.ID == job.ID)
+	created := stored.ID == job.ID
+	if created {
+		action := auditJobRetry
+		if job.RetryOf == "" {
+			action = auditJobUndo
+		}
+		s.audit(c, action, stored.TenantID, stored.ID, map[string]any{
+			"of": src.ID, "action": stored.Action, "items": stored.Total, "dry_run": stored.DryRun, "reason": stored.Reason,
+		})
+	}
+	return s.respondJobCreated(c, stored, created)
 }
 
 // derivedReason returns the trimmed reason, or def when it is blank.

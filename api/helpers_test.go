@@ -122,29 +122,36 @@ type env struct {
 
 func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	t.Helper()
+	e := &env{t: t}
+	e.srv, e.store, e.disp, e.logs = newServer(t, opts...)
+	return e
+}
+
+// newServer is the server of newEnv, for any testing.TB (fuzz targets).
+func newServer(tb testing.TB, opts ...func(*Config)) (*Server, *history.Store, *fakeDispatcher, *syncBuffer) {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := history.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "h.db"))
+	st, err := history.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "h.db"))
 	if err != nil {
-		t.Fatalf("open history store: %v", err)
+		tb.Fatalf("open history store: %v", err)
 	}
-	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, store: st, disp: &fakeDispatcher{}, logs: &syncBuffer{}}
+	tb.Cleanup(func() { st.Close() })
+	disp, logs := &fakeDispatcher{}, &syncBuffer{}
 	cfg := Config{
 		Store:      st,
-		Dispatcher: e.disp,
+		Dispatcher: disp,
 		Box:        xorBox{},
 		APIKey:     testAPIKey,
 		Available: []remediation.Action{remediation.ActionDisableUser, remediation.ActionRevokeSessions,
 			remediation.ActionRemoveGroupMemberships},
-		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		// Tests of the dry-run wait set their own; others never wait.
 		DryRunWait: -1,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e.srv = New(cfg)
-	return e
+	return New(cfg), st, disp, logs
 }
 
 // req describes one request; Body is sent as is when it is a string,

@@ -14,14 +14,16 @@ type historyResponse struct {
 	NextCursor string                 `json:"next_cursor"`
 }
 
-// handleHistory lists terminal per-identity outcomes, newest first.
-// status accepts only final item statuses: the history holds nothing else.
+// handleHistory lists terminal per-identity outcomes, newest first, of the
+// tenants the caller may see. status accepts only final item statuses: the
+// history holds nothing else. With Accept: text/csv it streams every
+// matching outcome as CSV (csv.go).
 func (s *Server) handleHistory(c echo.Context) error {
 	q, err := parseQuery(c, "tenant_id", "identity", "action", "status", "since", "until", "limit", "cursor")
 	if err != nil {
 		return err
 	}
-	var f remediation.HistoryFilter
+	f := remediation.HistoryFilter{TenantIDs: scopeTenants(principalOf(c))}
 	if f.TenantID, err = q.tenantID("tenant_id"); err != nil {
 		return err
 	}
@@ -34,20 +36,20 @@ func (s *Server) handleHistory(c echo.Context) error {
 	if f.Status, err = q.itemStatus("status", true); err != nil {
 		return err
 	}
-	if f.Since, err = q.time("since"); err != nil {
+	if f.Since, f.Until, err = q.timeRange(); err != nil {
 		return err
-	}
-	if f.Until, err = q.time("until"); err != nil {
-		return err
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
-		return invalid(map[string]any{"parameter": "until"}, "until must not be before since.")
 	}
 	if f.Limit, err = q.limit(); err != nil {
 		return err
 	}
 	if f.Cursor, err = q.cursor(); err != nil {
 		return err
+	}
+	if wantsCSV(c.Request()) {
+		if q.get("limit") == "" {
+			f.Limit = 0
+		}
+		return s.streamHistoryCSV(c, f)
 	}
 	outcomes, next, err := s.cfg.Store.History(c.Request().Context(), f)
 	if err != nil {

@@ -132,6 +132,46 @@ func (q *query) time(name string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// timeRange returns since and until (RFC 3339, either may be absent);
+// until must not be before since.
+func (q *query) timeRange() (since, until time.Time, err error) {
+	if since, err = q.time("since"); err != nil {
+		return since, until, err
+	}
+	if until, err = q.time("until"); err != nil {
+		return since, until, err
+	}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return since, until, invalid(map[string]any{"parameter": "until"}, "until must not be before since.")
+	}
+	return since, until, nil
+}
+
+// oneOf returns the value of name, "" or one of valid.
+func (q *query) oneOf(name string, valid []string) (string, error) {
+	v := q.get(name)
+	if v == "" {
+		return "", nil
+	}
+	for _, ok := range valid {
+		if v == ok {
+			return v, nil
+		}
+	}
+	return "", invalid(map[string]any{"parameter": name, "value": truncate(v, 40), "valid": valid},
+		"Invalid %s %q.", name, truncate(v, 40))
+}
+
+// token returns the value of name: "" or at most max printable ASCII
+// characters.
+func (q *query) token(name string, max int) (string, error) {
+	v := q.get(name)
+	if len(v) > max || !printableASCII(v) {
+		return "", badParam(name, v, "%s must be at most %d printable ASCII characters.", name, max)
+	}
+	return v, nil
+}
+
 // limit returns the page size: default 100, 1..1000.
 func (q *query) limit() (int, error) {
 	v := q.get("limit")

@@ -157,7 +157,7 @@ func (s *Server) handleRemediationCreate(c echo.Context) error {
 		Total:               len(v.identities),
 		Duplicates:          v.duplicates,
 		Reason:              v.reason,
-		RequestedBy:         requestedBy,
+		RequestedBy:         requestedByOf(principalOf(c)),
 		Actor:               actor,
 		Context:             v.context,
 		Params:              v.params,
@@ -237,12 +237,21 @@ func remediationHeaders(h http.Header) (key, actor string, err error) {
 		return "", "", invalid(map[string]any{"header": headerIdempotencyKey},
 			"Idempotency-Key must be at most %d printable ASCII characters.", maxIdempotencyKey)
 	}
-	actor = strings.TrimSpace(h.Get(headerActor))
-	if utf8.RuneCountInString(actor) > maxActor || hasControl(actor) || !utf8.ValidString(actor) {
-		return "", "", invalid(map[string]any{"header": headerActor},
-			"X-Actor must be at most %d printable characters.", maxActor)
+	if actor, err = actorHeader(h.Get(headerActor)); err != nil {
+		return "", "", err
 	}
 	return key, actor, nil
+}
+
+// actorHeader validates the X-Actor header (the person behind the API
+// key) and returns it trimmed.
+func actorHeader(v string) (string, error) {
+	actor := strings.TrimSpace(v)
+	if utf8.RuneCountInString(actor) > maxActor || hasControl(actor) || !utf8.ValidString(actor) {
+		return "", invalid(map[string]any{"header": headerActor},
+			"X-Actor must be at most %d printable characters.", maxActor)
+	}
+	return actor, nil
 }
 
 func printableASCII(s string) bool {
@@ -263,7 +272,8 @@ func (s *Server) handleRemediationGet(c echo.Context) error {
 	return c.JSON(http.StatusOK, toJobResponse(j))
 }
 
-// getJob loads a job, with a caller-facing ENOTFOUND.
+// getJob loads a job, with a caller-facing ENOTFOUND, also for a job of a
+// tenant the caller (the principal of ctx) may not see.
 func (s *Server) getJob(ctx context.Context, id string) (*remediation.Job, error) {
 	notFound := remediation.Errorf(remediation.ENOTFOUND, "Remediation %s does not exist.", truncate(id, 80))
 	if id == "" || len(id) > 128 {
@@ -276,6 +286,9 @@ func (s *Server) getJob(ctx context.Context, id string) (*remediation.Job, error
 		}
 		return nil, fmt.Errorf("get job %s: %w", id, err)
 	}
+	if p, ok := PrincipalFrom(ctx); !ok || !p.CanSee(j.TenantID) {
+		return nil, notFound
+	}
 	return j, nil
 }
 
@@ -285,7 +298,7 @@ func (s *Server) handleRemediationList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := remediation.JobFilter{}
+	f := remediation.JobFilter{TenantIDs: scopeTenants(principalOf(c))}
 	if f.TenantID, err = q.tenantID("tenant_id"); err != nil {
 		return err
 	}

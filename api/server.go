@@ -11,19 +11,22 @@
 // Every error answer has the body {"error":{"code","message","details"}},
 // where code is one of the remediation error codes (see errors.go for the
 // mapping to HTTP statuses).
+//
+// Callers authenticate with the bootstrap key (Config.APIKey, an admin for
+// all tenants) or with stored API keys (keys.go), each with a role (viewer,
+// operator, admin) and optionally limited to tenants; authz.go says how
+// roles and tenant scopes are enforced. Administrative actions are written
+// to the audit log (audit.go).
 package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -38,11 +41,9 @@ const (
 	DefaultMaxIdentities = 100000
 	DefaultMaxBodyBytes  = 16 << 20
 	DefaultDryRunWait    = 10 * time.Second
+	// maxHeaderBytes caps the request line and headers.
+	maxHeaderBytes = 64 << 10
 )
-
-// requestedBy is the principal recorded on jobs while the API knows a single
-// bootstrap API key.
-const requestedBy = "api-key:bootstrap"
 
 // Config holds the dependencies and limits of a Server.
 type Config struct {
@@ -50,11 +51,27 @@ type Config struct {
 	Store remediation.Store
 	// Dispatcher starts the fan-out of accepted jobs (required).
 	Dispatcher remediation.Dispatcher
-	// Box seals tenant client secrets before they are stored (required).
+	// Box seals tenant credentials and webhook signing secrets before they
+	// are stored (required).
 	Box remediation.SecretBox
-	// APIKey is the bearer token callers must present. Empty rejects every
-	// authenticated route.
+	// APIKey is the bootstrap bearer token: an admin for all tenants
+	// (recorded as "api-key:bootstrap"). Empty: only stored keys work.
 	APIKey string
+	// Access keeps API keys, the audit log and webhooks. Nil: taken from
+	// Store when it implements remediation.AccessStore; without one only
+	// the bootstrap key authenticates and the key, audit, webhook and
+	// tenant-delete routes answer 501.
+	Access remediation.AccessStore
+	// RateLimiter limits requests per API key (nil: no limit).
+	RateLimiter RateLimiter
+	// Verifier checks tenant credentials for POST
+	// /v1/tenants/{id}/verify (nil: that route answers 501).
+	Verifier remediation.Verifier
+	// AllowPrivateWebhooks permits webhook URLs over http and to
+	// loopback, private and other internal addresses (tests, labs).
+	AllowPrivateWebhooks bool
+	// LookupIP resolves webhook hosts (default net.DefaultResolver).
+	LookupIP func(ctx context.Context, host string) ([]netip.Addr, error)
 	// MaxIdentities caps the identities of one job (default 100000).
 	MaxIdentities int
 	// MaxBodyBytes caps request bodies (default 16 MiB).
@@ -69,13 +86,23 @@ type Config struct {
 	// for a dry run of at most 100 identities to complete so that it can
 	// answer 200 with the items (default 10 s; negative: never wait).
 	DryRunWait time.Duration
+	// Metrics observes every request (route template, method, status,
+	// duration); nil: none. MetricsHandler, when set, is served without
+	// authentication at /metrics (Prometheus scrapes; no secrets in it).
+	Metrics        HTTPObserver
+	MetricsHandler http.Handler
 	// Logger receives warnings, internal errors and debug access logs
 	// (default slog.Default()).
 	Logger *slog.Logger
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
-	// NewID returns a new job id (default a UUID version 7).
+	// NewID returns a new job or webhook id (default a UUID version 7).
 	NewID func() string
+}
+
+// HTTPObserver records HTTP request metrics.
+type HTTPObserver interface {
+	ObserveHTTP(route, method string, code int, d time.Duration)
 }
 
 // Server is the HTTP API. Create it with New.
@@ -84,6 +111,8 @@ type Server struct {
 	echo      *echo.Echo
 	log       *slog.Logger
 	available map[remediation.Action]bool
+	access    remediation.AccessStore // nil when none is configured
+	touched   touchThrottle
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -115,10 +144,22 @@ func New(cfg Config) *Server {
 	if cfg.NewID == nil {
 		cfg.NewID = newUUIDv7
 	}
+	if cfg.LookupIP == nil {
+		cfg.LookupIP = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	if cfg.Access == nil {
+		cfg.Access, _ = cfg.Store.(remediation.AccessStore)
+	}
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		available: make(map[remediation.Action]bool, len(cfg.Available)),
+		access:    cfg.Access,
+	}
+	if s.access == nil {
+		s.log.Warn("api: no access store: only the bootstrap key authenticates; keys, audit and webhooks are off")
 	}
 	for _, a := range cfg.Available {
 		s.available[a] = true
@@ -144,29 +185,60 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	// Middleware runs after routing, for every request including unknown
 	// routes; no group middleware, which would turn 405s into 404s.
-	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.authenticate, s.limitBody)
+	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.authenticate, s.rateLimit, s.limitBody)
 
 	// Probes (orchestrator, load balancer); no authentication.
 	e.GET(pathHealthz, s.handleHealthz)
 	e.GET(pathReadyz, s.handleReadyz)
+	if s.cfg.MetricsHandler != nil {
+		e.GET(pathMetrics, echo.WrapHandler(s.cfg.MetricsHandler))
+	}
 
-	// Portal; bearer API key.
+	// Portal and operators; bearer API key with the role each route needs.
 	v1 := e.Group("/v1")
-	v1.POST("/tenants", s.handleTenantCreate)
-	v1.GET("/tenants", s.handleTenantList)
-	v1.GET("/tenants/:tenant_id", s.handleTenantGet)
-	v1.PATCH("/tenants/:tenant_id", s.handleTenantUpdate)
-	v1.POST("/tenants/:tenant_id/remediations", s.handleRemediationCreate)
-	v1.GET("/remediations", s.handleRemediationList)
-	v1.GET("/remediations/:id", s.handleRemediationGet)
-	v1.POST("/remediations/:id/undo", s.handleRemediationUndo)
-	v1.POST("/remediations/:id/retry", s.handleRemediationRetry)
-	v1.POST("/remediations/:id/cancel", s.handleRemediationCancel)
-	v1.GET("/remediations/:id/items", s.handleItemList)
-	v1.GET("/remediations/:id/items/:identity", s.handleItemGet)
-	v1.GET("/history", s.handleHistory)
-	v1.GET("/actions", s.handleActionList)
+	for _, r := range s.routes() {
+		v1.Add(r.method, r.path, r.handler, s.require(r.need))
+	}
 	return e
+}
+
+// route is one authenticated route under /v1.
+type route struct {
+	method, path string
+	need         need
+	handler      echo.HandlerFunc
+}
+
+// routes lists every /v1 route with what it requires (authz.go).
+func (s *Server) routes() []route {
+	const get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
+	return []route{
+		{post, "/tenants", needRootAudited, s.handleTenantCreate},
+		{get, "/tenants", needViewer, s.handleTenantList},
+		{get, "/tenants/:tenant_id", needViewer, s.handleTenantGet},
+		{patch, "/tenants/:tenant_id", needAdminAudited, s.handleTenantUpdate},
+		{del, "/tenants/:tenant_id", needAdminAudited, s.handleTenantDelete},
+		{put, "/tenants/:tenant_id/credentials", needAdminAudited, s.handleTenantCredentials},
+		{post, "/tenants/:tenant_id/verify", needAdminAudited, s.handleTenantVerify},
+		{post, "/tenants/:tenant_id/webhooks", needAdminAudited, s.handleWebhookCreate},
+		{get, "/tenants/:tenant_id/webhooks", needAdmin, s.handleWebhookList},
+		{del, "/tenants/:tenant_id/webhooks/:webhook_id", needAdminAudited, s.handleWebhookDelete},
+		{get, "/tenants/:tenant_id/webhooks/:webhook_id/deliveries", needAdmin, s.handleDeliveryList},
+		{post, "/tenants/:tenant_id/remediations", needOperator, s.handleRemediationCreate},
+		{get, "/remediations", needViewer, s.handleRemediationList},
+		{get, "/remediations/:id", needViewer, s.handleRemediationGet},
+		{post, "/remediations/:id/undo", needOperatorAudited, s.handleRemediationUndo},
+		{post, "/remediations/:id/retry", needOperatorAudited, s.handleRemediationRetry},
+		{post, "/remediations/:id/cancel", needOperatorAudited, s.handleRemediationCancel},
+		{get, "/remediations/:id/items", needViewer, s.handleItemList},
+		{get, "/remediations/:id/items/:identity", needViewer, s.handleItemGet},
+		{get, "/history", needViewer, s.handleHistory},
+		{get, "/actions", needViewer, s.handleActionList},
+		{get, "/audit", needAdmin, s.handleAuditList},
+		{post, "/keys", needRootAudited, s.handleKeyCreate},
+		{get, "/keys", needRoot, s.handleKeyList},
+		{del, "/keys/:key_id", needRootAudited, s.handleKeyRevoke},
+	}
 }
 
 // Handler returns the http.Handler serving the API.
@@ -188,6 +260,7 @@ func (s *Server) Start(addr string) error {
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -235,142 +308,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("api: shutdown: %w", ctx.Err())
-	}
-}
-
-// ctxKeyRequestID is the echo.Context key of the request id.
-const ctxKeyRequestID = "api.request_id"
-
-// requestID takes a well-formed X-Request-Id from the caller or makes one,
-// and echoes it in the response.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !validRequestID(id) {
-			id = uuid.NewString()
-		}
-		c.Set(ctxKeyRequestID, id)
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		return next(c)
-	}
-}
-
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			r == '-' || r == '_' || r == '.' || r == ':'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func requestIDOf(c echo.Context) string {
-	id, _ := c.Get(ctxKeyRequestID).(string)
-	return id
-}
-
-// accessLog writes one debug line per request. It renders a handler error
-// itself so that the logged status is the one sent.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		if err := next(c); err != nil {
-			c.Error(err)
-		}
-		ctx := c.Request().Context()
-		if s.log.Enabled(ctx, slog.LevelDebug) {
-			s.log.LogAttrs(ctx, slog.LevelDebug, "api: request",
-				slog.String("method", c.Request().Method),
-				slog.String("path", c.Request().URL.Path),
-				slog.String("route", c.Path()),
-				slog.Int("status", c.Response().Status),
-				slog.Int64("bytes", c.Response().Size),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", requestIDOf(c)))
-		}
-		return nil
-	}
-}
-
-// errPanic is returned for a recovered panic, which is already logged.
-var errPanic = errors.New("api: handler panicked")
-
-// recoverPanic turns a handler panic into a logged 500 answer.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			r := recover()
-			if r == nil {
-				return
-			}
-			if r == http.ErrAbortHandler {
-				panic(r)
-			}
-			s.log.ErrorContext(c.Request().Context(), "api: handler panicked",
-				slog.String("panic", fmt.Sprint(r)),
-				slog.String("route", c.Path()),
-				slog.String("request_id", requestIDOf(c)),
-				slog.String("stack", string(debug.Stack())))
-			err = errPanic
-		}()
-		return next(c)
-	}
-}
-
-// Paths of the probes, the only routes without authentication.
-const (
-	pathHealthz = "/healthz"
-	pathReadyz  = "/readyz"
-)
-
-// authenticate checks the bearer API key in constant time (both sides are
-// hashed first so that the length of the key does not leak either). Every
-// request needs it but the probes, unknown routes included.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	want := sha256.Sum256([]byte(s.cfg.APIKey))
-	return func(c echo.Context) error {
-		if p := c.Request().URL.Path; p == pathHealthz || p == pathReadyz {
-			return next(c)
-		}
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		const scheme = "Bearer "
-		ok := len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme)
-		if ok {
-			got := sha256.Sum256([]byte(strings.TrimSpace(h[len(scheme):])))
-			ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1 && s.cfg.APIKey != ""
-		}
-		if !ok {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="remediator"`)
-			return remediation.Errorf(remediation.EUNAUTHORIZED, "A valid API key is required: Authorization: Bearer <key>.")
-		}
-		return next(c)
-	}
-}
-
-// limitBody refuses bodies over MaxBodyBytes: at once when Content-Length
-// says so, while reading otherwise (see decodeJSON).
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			return tooLarge(s.cfg.MaxBodyBytes)
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
-		}
-		return next(c)
-	}
-}
-
-func tooLarge(limit int64) error {
-	return &remediation.Error{
-		Code:    remediation.ETOOLARGE,
-		Message: fmt.Sprintf("The request body exceeds %d bytes.", limit),
-		Details: map[string]any{"max_body_bytes": limit},
 	}
 }

@@ -39,6 +39,8 @@ type tenantResponse struct {
 	PhishingResistantMFAGroupID  string  `json:"phishing_resistant_mfa_group_id,omitempty"`
 
 	Settings remediation.TenantSettings `json:"settings"`
+	// CredentialType is "secret" or "certificate" (never the material).
+	CredentialType string `json:"credential_type"`
 }
 
 func toTenantResponse(t *remediation.Tenant) tenantResponse {
@@ -85,14 +87,16 @@ func (s *Server) handleTenantUpdate(c echo.Context) error {
 	}
 	// Read-modify-write: concurrent PATCHes of different fields of one
 	// tenant may lose one of them (the last write wins).
-	t, err = s.cfg.Store.UpdateTenantSettings(ctx, id, patch(t.Settings.WithDefaults()))
+	before := t.Settings.WithDefaults()
+	t, err = s.cfg.Store.UpdateTenantSettings(ctx, id, patch(before))
 	if err != nil {
 		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
-			return remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", id)
+			return tenantNotFound(id)
 		}
 		return fmt.Errorf("update settings of tenant %s: %w", id, err)
 	}
-	return c.JSON(http.StatusOK, toTenantResponse(t))
+	s.audit(c, auditTenantSettings, id, id, settingsChange(&req, before, t.Settings.WithDefaults()))
+	return c.JSON(http.StatusOK, s.tenantJSON(t))
 }
 
 // validateSettings checks req and returns the change it asks for.

@@ -21,13 +21,15 @@ const (
 
 // tenantCreateRequest is the body of POST /v1/tenants.
 type tenantCreateRequest struct {
-	TenantID      string `json:"tenant_id"`
-	DisplayName   string `json:"display_name"`
-	ClientID      string `json:"client_id"`
-	ClientSecret  string `json:"client_secret"`
-	Cloud         string `json:"cloud"`
-	GraphEndpoint string `json:"graph_endpoint"`
-	AuthorityHost string `json:"authority_host"`
+	TenantID     string `json:"tenant_id"`
+	DisplayName  string `json:"display_name"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	// Certificate is the alternative to ClientSecret.
+	Certificate   *certificateRequest `json:"certificate"`
+	Cloud         string              `json:"cloud"`
+	GraphEndpoint string              `json:"graph_endpoint"`
+	AuthorityHost string              `json:"authority_host"`
 }
 
 // tenantListResponse is the body of GET /v1/tenants.
@@ -35,22 +37,21 @@ type tenantListResponse struct {
 	Tenants []tenantResponse `json:"tenants"`
 }
 
-// handleTenantCreate registers a tenant. The client secret is sealed with
-// the SecretBox before it is stored and is never returned.
+// handleTenantCreate registers a tenant. Its credential (client secret or
+// certificate) is sealed with the SecretBox before it is stored and is
+// never returned.
 func (s *Server) handleTenantCreate(c echo.Context) error {
 	var req tenantCreateRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := s.validateTenant(&req)
+	t, cred, info, err := s.validateTenant(&req)
 	if err != nil {
 		return err
 	}
-	ciphertext, keyID, err := s.cfg.Box.Seal([]byte(req.ClientSecret))
-	if err != nil {
-		return fmt.Errorf("seal client secret of tenant %s: %w", t.ID, err)
+	if t.SecretCiphertext, t.SecretKeyID, err = s.sealCredential(cred); err != nil {
+		return fmt.Errorf("seal credential of tenant %s: %w", t.ID, err)
 	}
-	t.SecretCiphertext, t.SecretKeyID = ciphertext, keyID
 	now := s.cfg.Now().UTC()
 	t.CreatedAt, t.UpdatedAt = now, now
 	if err := s.cfg.Store.CreateTenant(c.Request().Context(), t); err != nil {
@@ -59,13 +60,20 @@ func (s *Server) handleTenantCreate(c echo.Context) error {
 		}
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
+	details := map[string]any{"display_name": t.DisplayName, "client_id": t.ClientID, "cloud": t.Cloud}
+	info.addTo(details)
+	if t.Cloud == remediation.CloudCustom {
+		details["graph_endpoint"], details["authority_host"] = t.GraphEndpoint, t.AuthorityHost
+	}
+	s.audit(c, auditTenantCreate, t.ID, t.ID, details)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/tenants/"+t.ID)
-	return c.JSON(http.StatusCreated, toTenantResponse(t))
+	return c.JSON(http.StatusCreated, s.tenantJSON(t))
 }
 
 // validateTenant checks req and returns the tenant to store (without its
-// secret). Custom endpoints are refused with EFORBIDDEN unless allowed.
-func (s *Server) validateTenant(req *tenantCreateRequest) (*remediation.Tenant, error) {
+// sealed credential) and the credential. Custom endpoints are refused with
+// EFORBIDDEN unless allowed.
+func (s *Server) validateTenant(req *tenantCreateRequest) (*remediation.Tenant, remediation.Credential, credentialInfo, error) {
 	var fe fieldErrors
 	if !remediation.IsGUID(req.TenantID) {
 		fe.add("tenant_id", "must be a GUID")
@@ -80,12 +88,7 @@ func (s *Server) validateTenant(req *tenantCreateRequest) (*remediation.Tenant, 
 	if !remediation.IsGUID(req.ClientID) {
 		fe.add("client_id", "must be a GUID")
 	}
-	switch {
-	case req.ClientSecret == "":
-		fe.add("client_secret", "is required")
-	case len(req.ClientSecret) > maxClientSecret:
-		fe.add("client_secret", fmt.Sprintf("must be at most %d bytes", maxClientSecret))
-	}
+	cred, info := s.checkCredential(&fe, req.ClientSecret, req.Certificate)
 	cloud := req.Cloud
 	if cloud == "" {
 		cloud = remediation.CloudPublic
@@ -108,10 +111,10 @@ func (s *Server) validateTenant(req *tenantCreateRequest) (*remediation.Tenant, 
 		fe.add("cloud", `must be one of "public", "usgov", "china", "custom"`)
 	}
 	if err := fe.err(); err != nil {
-		return nil, err
+		return nil, remediation.Credential{}, info, err
 	}
 	if cloud == remediation.CloudCustom && !s.cfg.AllowCustomEndpoints {
-		return nil, remediation.Errorf(remediation.EFORBIDDEN, "Custom cloud endpoints are disabled on this server.")
+		return nil, remediation.Credential{}, info, remediation.Errorf(remediation.EFORBIDDEN, "Custom cloud endpoints are disabled on this server.")
 	}
 	t := &remediation.Tenant{
 		ID:          strings.ToLower(req.TenantID),
@@ -122,7 +125,7 @@ func (s *Server) validateTenant(req *tenantCreateRequest) (*remediation.Tenant, 
 	if cloud == remediation.CloudCustom {
 		t.GraphEndpoint, t.AuthorityHost = req.GraphEndpoint, req.AuthorityHost
 	}
-	return t, nil
+	return t, cred, info, nil
 }
 
 // checkHTTPSURL returns why raw is not an absolute https URL with a host
@@ -153,15 +156,18 @@ func hasControl(s string) bool {
 	return false
 }
 
-// handleTenantList lists the registered tenants.
+// handleTenantList lists the registered tenants the caller may see.
 func (s *Server) handleTenantList(c echo.Context) error {
 	ts, err := s.cfg.Store.ListTenants(c.Request().Context())
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
 	resp := tenantListResponse{Tenants: make([]tenantResponse, 0, len(ts))}
+	p := principalOf(c)
 	for _, t := range ts {
-		resp.Tenants = append(resp.Tenants, toTenantResponse(t))
+		if p.CanSee(t.ID) {
+			resp.Tenants = append(resp.Tenants, s.tenantJSON(t))
+		}
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -176,7 +182,7 @@ func (s *Server) handleTenantGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTenantResponse(t))
+	return c.JSON(http.StatusOK, s.tenantJSON(t))
 }
 
 // getTenant loads a tenant, with a caller-facing ENOTFOUND.
@@ -184,20 +190,25 @@ func (s *Server) getTenant(c echo.Context, id string) (*remediation.Tenant, erro
 	t, err := s.cfg.Store.GetTenant(c.Request().Context(), id)
 	if err != nil {
 		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
-			return nil, remediation.Errorf(remediation.ENOTFOUND, "Tenant %s is not registered.", id)
+			return nil, tenantNotFound(id)
 		}
 		return nil, fmt.Errorf("get tenant %s: %w", id, err)
 	}
 	return t, nil
 }
 
-// tenantIDParam returns the lower-cased :tenant_id path parameter.
+// tenantIDParam returns the lower-cased :tenant_id path parameter. A
+// tenant the caller may not see is ENOTFOUND, as an unregistered one.
 func tenantIDParam(c echo.Context) (string, error) {
 	id := c.Param("tenant_id")
 	if !remediation.IsGUID(id) {
 		return "", invalid(map[string]any{"tenant_id": truncate(id, 80)}, "The tenant id must be a GUID.")
 	}
-	return strings.ToLower(id), nil
+	id = strings.ToLower(id)
+	if !canSee(c, id) {
+		return "", tenantNotFound(id)
+	}
+	return id, nil
 }
 
 // truncate shortens s to at most n bytes (on a rune boundary) for echoing

@@ -45,8 +45,13 @@ func TestTenantRegisterListGet(t *testing.T) {
 	if strings.Contains(string(st.SecretCiphertext), testSecret) || st.SecretKeyID != "test-key-1" {
 		t.Errorf("secret not sealed: key %q", st.SecretKeyID)
 	}
-	if plain, _ := (xorBox{}).Open(st.SecretCiphertext, st.SecretKeyID); string(plain) != testSecret {
-		t.Errorf("sealed secret opens to %q", plain)
+	plain, _ := (xorBox{}).Open(st.SecretCiphertext, st.SecretKeyID)
+	if cred, err := remediation.ParseCredential(plain); err != nil || cred.Type != remediation.CredentialSecret ||
+		cred.ClientSecret != testSecret {
+		t.Errorf("sealed credential opens to %v, %v", cred, err)
+	}
+	if got["credential_type"] != "secret" {
+		t.Errorf("credential_type = %v", got["credential_type"])
 	}
 
 	wantError(t, e.do(req{Method: http.MethodPost, Path: "/v1/tenants", Body: tenantBody(nil)}), 409, remediation.ECONFLICT)

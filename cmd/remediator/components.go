@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
 	"github.com/entraremediator/remediator/internal/secrets"
+	"github.com/entraremediator/remediator/internal/telemetry"
 	"github.com/entraremediator/remediator/worker"
 )
 
@@ -117,8 +119,25 @@ func available(ex []remediation.Executor) []remediation.Action {
 }
 
 // newAPI builds the HTTP API.
-func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediation.SecretBox, log *slog.Logger) *api.Server {
+// apiExtras are the optional collaborators of the API.
+type apiExtras struct {
+	limiter  api.RateLimiter
+	verifier remediation.Verifier
+	metrics  *telemetry.Metrics
+}
+
+func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediation.SecretBox, x apiExtras, log *slog.Logger) *api.Server {
+	var obs api.HTTPObserver
+	var mh http.Handler
+	if x.metrics != nil {
+		obs, mh = x.metrics, x.metrics.Handler()
+	}
 	return api.New(api.Config{
+		RateLimiter:          x.limiter,
+		Verifier:             x.verifier,
+		Metrics:              obs,
+		MetricsHandler:       mh,
+		AllowPrivateWebhooks: cfg.AllowPrivateWebhooks,
 		Store:                store,
 		Dispatcher:           q,
 		Box:                  box,
@@ -146,6 +165,7 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *
 		Queue:             q,
 		Concurrency:       cfg.WorkerConcurrency,
 		ReconcileInterval: cfg.ReconcileInterval,
+		StaleAfter:        cfg.StaleAfter,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		Logger:            log,
 	})

@@ -27,9 +27,12 @@ type Config struct {
 	MaxBodyBytes         int64
 	WorkerConcurrency    int
 	MaxRetry             int
+	APIRateLimit         int
+	AllowPrivateWebhooks bool
 	GraphTimeout         time.Duration
 	ShutdownTimeout      time.Duration
 	ReconcileInterval    time.Duration
+	StaleAfter           time.Duration
 	LogLevel             string
 	LogFormat            string
 	SimulatorAddr        string
@@ -58,10 +61,13 @@ var envVars = []envVar{
 	{"REMEDIATOR_MAX_IDENTITIES", "100000", "Largest identity list accepted in one job.", false, func(c *Config, v string) (err error) { c.MaxIdentities, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_MAX_BODY_BYTES", "16777216", "Largest request body accepted.", false, func(c *Config, v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return }},
 	{"REMEDIATOR_WORKER_CONCURRENCY", "50", "Tasks a worker process runs at once.", false, func(c *Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_API_RATE_LIMIT", "100", "Requests per second per API key (burst twice that), shared by all API replicas through Redis.", false, func(c *Config, v string) (err error) { c.APIRateLimit, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_ALLOW_PRIVATE_WEBHOOKS", "false", "Allow webhook URLs on loopback, link-local or private addresses (tests, lab setups).", false, func(c *Config, v string) (err error) { c.AllowPrivateWebhooks, err = strconv.ParseBool(v); return }},
 	{"REMEDIATOR_MAX_RETRY", "12", "Retries of a retryable Graph failure before the item fails.", false, func(c *Config, v string) (err error) { c.MaxRetry, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_GRAPH_TIMEOUT", "30s", "Time-out of one Graph call.", false, func(c *Config, v string) (err error) { c.GraphTimeout, err = time.ParseDuration(v); return }},
 	{"REMEDIATOR_SHUTDOWN_TIMEOUT", "25s", "How long a stopping process waits for in-flight requests and tasks.", false, func(c *Config, v string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(v); return }},
 	{"REMEDIATOR_RECONCILE_INTERVAL", "10s", "How often a worker looks for jobs whose fan-out must be (re)started.", false, func(c *Config, v string) (err error) { c.ReconcileInterval, err = time.ParseDuration(v); return }},
+	{"REMEDIATOR_STALE_AFTER", "5m", "How long a job may make no progress before a worker enqueues the tasks of its unfinished items again (tasks lost with Redis data); keep it above the item time-out (2m).", false, func(c *Config, v string) (err error) { c.StaleAfter, err = time.ParseDuration(v); return }},
 	{"REMEDIATOR_LOG_LEVEL", "info", "debug, info, warn or error.", false, func(c *Config, v string) error { c.LogLevel = v; return nil }},
 	{"REMEDIATOR_LOG_FORMAT", "json", "json or text.", false, func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{"REMEDIATOR_SIMULATOR_ADDR", "127.0.0.1:0", "Listen address of the Graph simulator (`run`, `simulator`).", false, func(c *Config, v string) error { c.SimulatorAddr = v; return nil }},
@@ -85,6 +91,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("REMEDIATOR_MAX_IDENTITIES must be positive")
 	case c.WorkerConcurrency < 1:
 		return c, fmt.Errorf("REMEDIATOR_WORKER_CONCURRENCY must be positive")
+	case c.APIRateLimit < 1:
+		return c, fmt.Errorf("REMEDIATOR_API_RATE_LIMIT must be positive")
+	case c.StaleAfter <= 0:
+		return c, fmt.Errorf("REMEDIATOR_STALE_AFTER must be positive")
 	case c.MaxRetry < 0:
 		return c, fmt.Errorf("REMEDIATOR_MAX_RETRY must not be negative")
 	case c.LogFormat != "json" && c.LogFormat != "text":

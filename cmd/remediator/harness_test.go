@@ -69,6 +69,9 @@ type stackOptions struct {
 	databaseURL string        // default: a fresh database on the shared cluster
 	redisAOF    bool
 	env         map[string]string
+	// caLimit keeps the simulator's Conditional Access limit (Graph's 1
+	// request/s per tenant); off by default.
+	caLimit bool
 }
 
 func newStack(t *testing.T, workers int) *stack {
@@ -83,7 +86,11 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 	if pg == "" {
 		pg = testenv.Postgres(t)
 	}
-	sim, err := graphsim.New(graphsim.Options{Latency: o.simLatency, CARequestsPerSecond: -1})
+	caRate := -1.0 // off
+	if o.caLimit {
+		caRate = 0 // Graph's 1 request/s
+	}
+	sim, err := graphsim.New(graphsim.Options{Latency: o.simLatency, CARequestsPerSecond: caRate})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ commands:
   worker     the asynq worker (production; any number of replicas)
   simulator  the Graph simulator with its demo tenant
   migrate    apply the history store's migrations and exit
+  keys       keys create --name N --role viewer|operator|admin [--tenants ID,...]: bootstrap an API key
   env        print the effective configuration (secrets redacted) and the variables
 `
 
@@ -59,6 +60,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, out, l
 		return runSimulator(ctx, cfg, args[1:], getenv, out)
 	case "migrate":
 		return runMigrate(ctx, cfg, out)
+	case "keys":
+		return runKeys(ctx, cfg, args[1:], out)
 	case "env":
 		fmt.Fprintln(out, cfg.Dump(getenv))
 		fmt.Fprintln(out)

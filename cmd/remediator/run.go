@@ -12,9 +12,11 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/entraremediator/remediator/internal/graphsim"
 	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/telemetry"
 )
 
 // runAllInOne is `make run`: API + worker in one process, with embedded
@@ -83,7 +85,13 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer pacer.Close()
-	srv := newAPI(cfg, store, q, box, log)
+	rdb := ropt.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	srv := newAPI(cfg, store, q, box, apiExtras{
+		limiter:  newRedisRateLimiter(rdb, cfg.APIRateLimit),
+		verifier: dirs,
+		metrics:  telemetry.New().WithQueue(ropt),
+	}, log)
 	if err := srv.Start(cfg.HTTPAddr); err != nil {
 		return err
 	}

@@ -133,3 +133,23 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("api without a key: %v", err)
 	}
 }
+
+// TestKeysCreate bootstraps a key with the subcommand and uses it.
+func TestKeysCreate(t *testing.T) {
+	s := newStack(t, 0)
+	var out strings.Builder
+	if err := Main(context.Background(), []string{"keys", "create", "--name", "dashboard", "--role", "viewer"}, s.getenv, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	secret := regexp.MustCompile(`rk_[0-9a-f]{64}`).FindString(out.String())
+	if secret == "" {
+		t.Fatalf("no secret printed: %s", out.String())
+	}
+	s.key = secret
+	if code := s.do("GET", "/v1/remediations", nil, nil, nil); code != 200 {
+		t.Fatalf("viewer key GET: %d", code)
+	}
+	if code := s.do("POST", "/v1/keys", map[string]any{"name": "x", "role": "admin"}, nil, nil); code != 403 {
+		t.Fatalf("viewer key creating keys: %d, want 403", code)
+	}
+}

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/entraremediator/remediator/internal/telemetry"
 )
 
 // runAPI serves the HTTP API until ctx is done, then drains.
@@ -28,7 +32,17 @@ func runAPI(ctx context.Context, cfg Config) error {
 	defer store.Close()
 	q := newQueue(cfg, ropt)
 	defer q.Close()
-	srv := newAPI(cfg, store, q, box, log)
+	rdb := ropt.MakeRedisClient().(redis.UniversalClient)
+	defer rdb.Close()
+	verifier, err := newConnector(cfg, box, nil, nil, log)
+	if err != nil {
+		return err
+	}
+	srv := newAPI(cfg, store, q, box, apiExtras{
+		limiter:  newRedisRateLimiter(rdb, cfg.APIRateLimit),
+		verifier: verifier,
+		metrics:  telemetry.New().WithQueue(ropt),
+	}, log)
 	if err := srv.Start(cfg.HTTPAddr); err != nil {
 		return err
 	}

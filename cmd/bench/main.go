@@ -1,0 +1,139 @@
+// Command bench measures Entra Remediator in bulk at scale under Microsoft
+// Graph's throttling ("make bench"). It builds the real components in this
+// process the way cmd/remediator wires them (history store on PostgreSQL,
+// a redis-server it starts, the API, worker replicas, the Graph connector)
+// against the Graph simulator over HTTPS, runs the scenarios one after the
+// other, prints the figures as a table and writes report.md, report.json
+// and writes.svg into -out.
+//
+//	go run ./cmd/bench -out docs/bench          # full run (≤ 20 min on 2 cores)
+//	go run ./cmd/bench -quick -out /tmp/bench   # about 2 minutes
+//
+// PostgreSQL must be running (scripts/test-services.sh start); the bench
+// creates a fresh database on it and drops it at the end.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config holds the flags.
+type config struct {
+	quick       bool
+	out         string
+	dbAdmin     string
+	dbURL       string // set by newStack
+	keepDB      bool
+	workers     int
+	concurrency int
+	timeScale   float64
+	latency     time.Duration
+	budget      bool
+	overheadN   int
+	quotaN      int
+	mfaN        int
+	acceptN     int
+	seqN        int
+	getRPS      int
+	logLevel    string
+}
+
+// sizes of the scenarios: full run, quick run.
+var sizes = map[string][2]int{
+	"overhead-n": {100_000, 10_000},
+	"quota-n":    {20_000, 4_000},
+	"mfa-n":      {5_000, 1_000},
+	"accept-n":   {100_000, 100_000},
+	"seq-n":      {600, 100},
+}
+
+func parseFlags(args []string) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.BoolVar(&cfg.quick, "quick", false, "small sizes (about 2 minutes)")
+	fs.StringVar(&cfg.out, "out", "docs/bench", "directory for report.md, report.json and writes.svg")
+	def := os.Getenv("REMEDIATOR_TEST_DATABASE_URL")
+	if def == "" {
+		def = "postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable" // scripts/test-services.sh url
+	}
+	fs.StringVar(&cfg.dbAdmin, "db", def, "PostgreSQL URL with the right to create a database")
+	fs.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database")
+	fs.IntVar(&cfg.workers, "workers", 2, "worker replicas")
+	fs.IntVar(&cfg.concurrency, "concurrency", 50, "tasks each worker runs at once (REMEDIATOR_WORKER_CONCURRENCY default)")
+	fs.Float64Var(&cfg.timeScale, "timescale", 10, "speed-up of the throttled simulator's quota windows")
+	fs.DurationVar(&cfg.latency, "latency", 100*time.Millisecond, "simulated Graph latency in scenarios 2, 3 and 7")
+	fs.BoolVar(&cfg.budget, "budget", false, "meter Graph calls with internal/budget (cmd/remediator does not wire it yet)")
+	fs.IntVar(&cfg.getRPS, "get-rps", 300, "GET /v1/remediations/{id} per second during scenario 2")
+	fs.StringVar(&cfg.logLevel, "log-level", "error", "log level of the components: debug, info, warn, error")
+	n := map[string]*int{"overhead-n": &cfg.overheadN, "quota-n": &cfg.quotaN, "mfa-n": &cfg.mfaN,
+		"accept-n": &cfg.acceptN, "seq-n": &cfg.seqN}
+	for name, p := range n {
+		fs.IntVar(p, name, 0, fmt.Sprintf("size (0: %d, quick %d)", sizes[name][0], sizes[name][1]))
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	for name, p := range n {
+		if *p <= 0 {
+			*p = sizes[name][0]
+			if cfg.quick {
+				*p = sizes[name][1]
+			}
+		}
+	}
+	if cfg.workers < 1 || cfg.concurrency < 1 {
+		return cfg, fmt.Errorf("-workers and -concurrency must be positive")
+	}
+	return cfg, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// step prints progress.
+func step(out io.Writer, t0 time.Time, format string, a ...any) {
+	fmt.Fprintf(out, "[%6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
+}
+
+// peakRSSMB returns VmHWM of /proc/self/status in MB.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}

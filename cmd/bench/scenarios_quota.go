@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/entraremediator/remediator/internal/graphsim"
+)
+
+// quotaEnv is what scenarios 2, 3, 5 (polling) and the sequential
+// baseline need: the throttled simulator and its tenants.
+type quotaEnv struct {
+	sim       *graphsim.Server
+	timeScale float64
+	latency   time.Duration
+	// bulk is the tenant of the bulk job (ids) and of the same-tenant
+	// urgent jobs (urgentSame); other is another tenant (urgentOther).
+	bulk, other              *graphsim.Tenant
+	bulkAdded                time.Time
+	ids, urgentSame, urgentO []string
+	// seq is the sequential baseline's tenant and users.
+	seq      *graphsim.Tenant
+	seqAdded time.Time
+	seqIDs   []string
+	getRPS   int
+}
+
+// quotaResult is scenario 2.
+type quotaResult struct {
+	Identities       int            `json:"identities"`
+	Seconds          float64        `json:"seconds"`
+	Counts           map[string]int `json:"counts"`
+	Writes           int            `json:"graph_writes"`
+	AllowedWritesPS  float64        `json:"allowed_writes_per_s"`
+	BurstWrites      int            `json:"burst_writes_allowed_at_start"`
+	BestSeconds      float64        `json:"best_seconds"`
+	Efficiency       float64        `json:"completion_over_best"`
+	Requests         int            `json:"graph_requests"`
+	Throttled        int            `json:"graph_429"`
+	ThrottledShare   float64        `json:"share_429"`
+	TimeScale        float64        `json:"time_scale"`
+	LatencyMS        float64        `json:"latency_ms"`
+	WritesPerSecond  []int          `json:"writes_per_second"`
+	QuotaWindowSecs  float64        `json:"write_window_s"`
+	QuotaWindowLimit int            `json:"write_window_limit"`
+}
+
+// urgencyResult is scenario 3: POST → succeeded for single-identity jobs.
+type urgencyResult struct {
+	LatencyMS   float64    `json:"latency_ms"`
+	TargetMS    float64    `json:"target_p99_ms"`
+	SameTenant  latencySet `json:"same_tenant"`
+	OtherTenant latencySet `json:"other_tenant"`
+}
+
+// latencySet summarizes samples in milliseconds.
+type latencySet struct {
+	N        int     `json:"n"`
+	Failed   int     `json:"failed"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	samples  []float64
+	failures atomic.Int64
+	mu       sync.Mutex
+}
+
+func (l *latencySet) add(d time.Duration) {
+	l.mu.Lock()
+	l.samples = append(l.samples, ms(d))
+	l.mu.Unlock()
+}
+
+// finish computes the summary.
+func (l *latencySet) finish() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := slices.Clone(l.samples)
+	slices.Sort(s)
+	l.N, l.Failed = len(s), int(l.failures.Load())
+	if len(s) > 0 {
+		l.P50MS, l.P99MS, l.MaxMS = percentile(s, 0.50), percentile(s, 0.99), s[len(s)-1]
+	}
+}
+
+// percentile of sorted s (nearest rank).
+func percentile(s []float64, p float64) float64 {
+	i := int(float64(len(s))*p+0.999999) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// pollResult is scenario 5's polling part.
+type pollResult struct {
+	TargetRPS   int        `json:"target_rps"`
+	AchievedRPS float64    `json:"achieved_rps"`
+	Errors      int64      `json:"errors"`
+	Skipped     int64      `json:"skipped_in_flight_cap"`
+	Latency     latencySet `json:"get_job"`
+}
+
+// runQuota runs the bulk disable_user job under the write quota while
+// single-identity jobs arrive every second, the job is polled at getRPS
+// and the sequential baseline runs on its own tenant.
+func runQuota(ctx context.Context, c *apiClient, e *quotaEnv) (*quotaResult, *urgencyResult, *pollResult, *baselineResult, error) {
+	seqDone := make(chan *baselineResult, 1)
+	go func() { seqDone <- runSequentialBaseline(ctx, e.sim, e.seq, e.seqAdded, e.seqIDs) }()
+
+	before := e.bulk.Stats()
+	t0 := time.Now()
+	j, _, err := c.submit(ctx, e.bulk.ID(), submission{Action: "disable_user", Identities: e.ids, Reason: "bench: quota"})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sideCtx, stopSide := context.WithCancel(ctx)
+	urg := &urgencyResult{LatencyMS: ms(e.latency), TargetMS: 1000 + 2*ms(e.latency)}
+	poll := &pollResult{TargetRPS: e.getRPS}
+	var side sync.WaitGroup
+	side.Go(func() { urgentLoop(sideCtx, c, e, urg) })
+	side.Go(func() { pollLoop(sideCtx, c, j.ID, poll) })
+
+	j, err = c.wait(ctx, j.ID, 500*time.Millisecond, 40*time.Minute)
+	stopSide()
+	side.Wait()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	end := time.Now()
+	if j.FinishedAt != nil {
+		end = *j.FinishedAt
+	}
+	after := e.bulk.Stats()
+	r := &quotaResult{
+		Identities: len(e.ids), Seconds: end.Sub(t0).Seconds(), Counts: nonZero(j.Counts),
+		Writes: after.Writes - before.Writes, Requests: after.Requests - before.Requests,
+		Throttled: after.Throttled - before.Throttled, TimeScale: e.timeScale, LatencyMS: ms(e.latency),
+	}
+	r.AllowedWritesPS, r.BurstWrites, r.QuotaWindowSecs = allowedWriteRate(e.timeScale)
+	r.QuotaWindowLimit = r.BurstWrites
+	r.BestSeconds = float64(r.Writes) / r.AllowedWritesPS
+	if r.BestSeconds > 0 {
+		r.Efficiency = r.Seconds / r.BestSeconds
+	}
+	if r.Requests > 0 {
+		r.ThrottledShare = float64(r.Throttled) / float64(r.Requests)
+	}
+	r.WritesPerSecond = timelineFrom(e.bulk.WriteTimeline(), t0.Sub(e.bulkAdded), end.Sub(t0))
+	urg.SameTenant.finish()
+	urg.OtherTenant.finish()
+	poll.Latency.finish()
+	if d := time.Since(t0).Seconds(); d > 0 {
+		poll.AchievedRPS = float64(poll.Latency.N) / d
+	}
+	return r, urg, poll, <-seqDone, nil
+}
+
+// allowedWriteRate is the sustained write rate Graph's write quotas allow
+// one app in one tenant (at the simulator's time scale), the writes one
+// window admits at once, and that window's length in seconds.
+func allowedWriteRate(scale float64) (perSecond float64, burst int, window float64) {
+	if scale <= 0 {
+		scale = 1
+	}
+	quotas := []struct {
+		n   int
+		win float64
+	}{{3000, 150}, {18000, 300}, {70000, 300}} // app+tenant, tenant, app
+	perSecond = -1
+	for _, q := range quotas {
+		r := float64(q.n) / (q.win / scale)
+		if perSecond < 0 || r < perSecond {
+			perSecond, burst, window = r, q.n, q.win/scale
+		}
+	}
+	return perSecond, burst, window
+}
+
+// timelineFrom cuts a tenant's writes-per-second timeline (index 0 = the
+// second the tenant was added) to the seconds of a run that started off
+// after the tenant was added and lasted d.
+func timelineFrom(tl []int, off, d time.Duration) []int {
+	from := int(off / time.Second)
+	to := from + int(d/time.Second) + 1
+	out := make([]int, 0, max(0, to-from))
+	for i := from; i < to; i++ {
+		v := 0
+		if i >= 0 && i < len(tl) {
+			v = tl[i]
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// urgentLoop submits one single-identity disable_user job per second on
+// the bulk job's tenant and one on the other tenant, and records the time
+// from the POST to the job's finish when its item succeeded.
+func urgentLoop(ctx context.Context, c *apiClient, e *quotaEnv, r *urgencyResult) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 0; i < len(e.urgentSame) && i < len(e.urgentO); i++ {
+		wg.Go(func() { urgentOne(c, e.bulk.ID(), e.urgentSame[i], &r.SameTenant) })
+		wg.Go(func() { urgentOne(c, e.other.ID(), e.urgentO[i], &r.OtherTenant) })
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// urgentOne submits and follows one single-identity job. It is not
+// canceled with the loop: a job in flight is followed to its end.
+func urgentOne(c *apiClient, tenantID, id string, set *latencySet) {
+	ctx := context.Background()
+	t0 := time.Now()
+	j, _, err := c.submit(ctx, tenantID, submission{Action: "disable_user", Identities: []string{id}, Reason: "bench: urgent"})
+	if err != nil {
+		set.failures.Add(1)
+		return
+	}
+	j, err = c.wait(ctx, j.ID, 20*time.Millisecond, 2*time.Minute)
+	if err != nil || j.Counts["succeeded"] != 1 {
+		set.failures.Add(1)
+		return
+	}
+	end := time.Now()
+	if j.FinishedAt != nil && j.FinishedAt.Before(end) {
+		end = *j.FinishedAt
+	}
+	set.add(end.Sub(t0))
+}
+
+// pollLoop reads the job at rps (open loop: a request starts every 1/rps
+// whatever the previous ones do, with at most 256 in flight).
+func pollLoop(ctx context.Context, c *apiClient, jobID string, r *pollResult) {
+	if r.TargetRPS <= 0 {
+		return
+	}
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(time.Second / time.Duration(r.TargetRPS))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			atomic.AddInt64(&r.Skipped, 1)
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t := time.Now()
+			_, err := c.job(context.WithoutCancel(ctx), jobID)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				atomic.AddInt64(&r.Errors, 1)
+				return
+			}
+			r.Latency.add(time.Since(t))
+		})
+	}
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/hibiken/asynq"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/entraremediator/remediator/api"
+	"github.com/entraremediator/remediator/internal/actions"
+	"github.com/entraremediator/remediator/internal/budget"
+	"github.com/entraremediator/remediator/internal/graph"
+	"github.com/entraremediator/remediator/internal/graphsim"
+	"github.com/entraremediator/remediator/internal/history"
+	"github.com/entraremediator/remediator/internal/queue"
+	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/secrets"
+	"github.com/entraremediator/remediator/worker"
+)
+
+// Defaults of cmd/remediator (its REMEDIATOR_* defaults), used as they are.
+const (
+	graphTimeout      = 30 * time.Second
+	shutdownTimeout   = 25 * time.Second
+	reconcileInterval = 10 * time.Second
+	maxRetry          = 12
+	maxIdentities     = 100_000
+	maxBodyBytes      = 16 << 20
+)
+
+// stack is the whole service, built in this process the way cmd/remediator
+// builds `remediator api` and `remediator worker` replicas: every component
+// has its own history store pool, queue client, Graph connector and CA pacer.
+type stack struct {
+	cfg    config
+	log    *slog.Logger
+	redis  *redisServer
+	ropt   asynq.RedisClientOpt
+	rdb    *redis.Client // for INFO and the budget gate
+	dbName string
+
+	box      *secrets.Box
+	setup    *history.Store // registers tenants
+	apiStore *history.Store
+	apiQueue *queue.Client
+	api      *api.Server
+	apiKey   string
+	workers  []*runningWorker
+
+	// limits are the Graph budgets of each tenant the budget gate meters
+	// (only with -budget).
+	limits map[string]budget.Limits
+	caPEM  []byte
+}
+
+// runningWorker is one worker replica with what it owns.
+type runningWorker struct {
+	w       *worker.Worker
+	closers []io.Closer
+}
+
+// startRedis starts redis-server on a unix socket in a temporary
+// directory (noeviction, no snapshots), as internal/testenv does.
+func startRedis() (*redisServer, error) {
+	dir, err := os.MkdirTemp("", "rbench")
+	if err != nil {
+		return nil, err
+	}
+	s := &redisServer{dir: dir, socket: filepath.Join(dir, "redis.sock")}
+	s.cmd = exec.Command("redis-server", "--port", "0", "--unixsocket", s.socket, "--unixsocketperm", "700",
+		"--dir", dir, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction",
+		"--logfile", filepath.Join(dir, "redis.log"))
+	if err := s.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := redis.NewClient(&redis.Options{Network: "unix", Addr: s.socket})
+		err := c.Ping(context.Background()).Err()
+		c.Close()
+		if err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("redis-server did not answer: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// redisServer is the redis-server process the bench owns.
+type redisServer struct {
+	dir, socket string
+	cmd         *exec.Cmd
+}
+
+func (s *redisServer) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+	os.RemoveAll(s.dir)
+}
+
+// createDatabase creates a fresh database on the PostgreSQL cluster at
+// admin and returns its name and URL.
+func createDatabase(ctx context.Context, admin string) (string, string, error) {
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		return "", "", err
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return "", "", fmt.Errorf("PostgreSQL not reachable (run scripts/test-services.sh start): %w", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "bench_" + hex.EncodeToString(b)
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", "", fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", "", err
+	}
+	u.Path = "/" + name
+	return name, u.String(), nil
+}
+
+// pgVersion returns the server version of the database at url.
+func pgVersion(ctx context.Context, url string) string {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return ""
+	}
+	defer db.Close()
+	var v string
+	_ = db.QueryRowContext(ctx, "SHOW server_version").Scan(&v)
+	return v
+}
+
+func dropDatabase(admin, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+}
+
+// newStack starts Redis and a database, and opens the setup store. The
+// simulators must be added (addSimulator) before start.
+func newStack(ctx context.Context, cfg config, log *slog.Logger) (*stack, error) {
+	s := &stack{cfg: cfg, log: log, limits: map[string]budget.Limits{}}
+	var err error
+	if s.redis, err = startRedis(); err != nil {
+		return nil, err
+	}
+	s.ropt = asynq.RedisClientOpt{Network: "unix", Addr: s.redis.socket, PoolSize: 64}
+	s.rdb = redis.NewClient(&redis.Options{Network: "unix", Addr: s.redis.socket})
+	name, dbURL, err := createDatabase(ctx, cfg.dbAdmin)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.dbName = name
+	s.cfg.dbURL = dbURL
+	if s.box, err = secrets.NewBox(secrets.NewKey()); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.setup, err = history.Open(ctx, dbURL); err != nil {
+		s.close()
+		return nil, fmt.Errorf("open history store: %w", err)
+	}
+	s.apiKey = "rk_bench_" + hex.EncodeToString(randomBytes(16))
+	return s, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// trust adds a simulator's CA to the CAs the Graph connectors trust.
+func (s *stack) trust(sim *graphsim.Server) { s.caPEM = append(s.caPEM, sim.CACertPEM()...) }
+
+// register stores a simulator tenant the way the API's POST /v1/tenants
+// would (custom cloud pointing at the simulator, sealed secret).
+func (s *stack) register(ctx context.Context, sim *graphsim.Server, t *graphsim.Tenant, name string,
+	settings remediation.TenantSettings, limits budget.Limits) error {
+	ct, kid, err := s.box.Seal([]byte(t.ClientSecret()))
+	if err != nil {
+		return err
+	}
+	rt := &remediation.Tenant{
+		ID: t.ID(), DisplayName: name, ClientID: t.ClientID(), Cloud: remediation.CloudCustom,
+		GraphEndpoint: sim.GraphURL(), AuthorityHost: sim.AuthorityURL(),
+		SecretCiphertext: ct, SecretKeyID: kid, Settings: settings,
+	}
+	if err := s.setup.CreateTenant(ctx, rt); err != nil {
+		return fmt.Errorf("register tenant %s: %w", name, err)
+	}
+	s.limits[t.ID()] = limits
+	return nil
+}
+
+// start builds and starts the API and the workers.
+func (s *stack) start(ctx context.Context) error {
+	var err error
+	if s.apiStore, err = history.Open(ctx, s.cfg.dbURL); err != nil {
+		return err
+	}
+	s.apiQueue = queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
+	s.api = api.New(api.Config{
+		Store: s.apiStore, Dispatcher: s.apiQueue, Box: s.box, APIKey: s.apiKey,
+		MaxIdentities: maxIdentities, MaxBodyBytes: maxBodyBytes, Available: available(), Logger: s.log,
+	})
+	if err := s.api.Start("127.0.0.1:0"); err != nil {
+		return err
+	}
+	for range s.cfg.workers {
+		rw, err := s.newWorker(ctx)
+		if err != nil {
+			return err
+		}
+		if err := rw.w.Start(); err != nil {
+			return err
+		}
+		s.workers = append(s.workers, rw)
+	}
+	return nil
+}
+
+func available() []remediation.Action {
+	var out []remediation.Action
+	for _, e := range actions.All() {
+		out = append(out, e.Action())
+	}
+	return out
+}
+
+// newWorker builds one worker replica as cmd/remediator's runWorker does
+// (own store, queue client, connector and CA pacer); with -budget its
+// Directories are metered by internal/budget.
+func (s *stack) newWorker(ctx context.Context) (*runningWorker, error) {
+	rw := &runningWorker{}
+	store, err := history.Open(ctx, s.cfg.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	rw.closers = append(rw.closers, store)
+	q := queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
+	rw.closers = append(rw.closers, q)
+	var dirs remediation.Directories = graph.NewConnector(graph.Options{
+		Box: s.box, ExtraCAs: s.caPEM, Timeout: graphTimeout, Logger: nil,
+	})
+	if s.cfg.budget {
+		rdb := s.ropt.MakeRedisClient().(redis.UniversalClient)
+		rw.closers = append(rw.closers, rdb)
+		gate := budget.NewGate(rdb, budget.Options{})
+		dirs = budget.Wrap(dirs, gate, func(t *remediation.Tenant) budget.Limits { return s.limits[t.ID] }, budget.WrapOptions{})
+	}
+	pacer, err := worker.NewCAPacer(s.ropt, 0)
+	if err != nil {
+		return nil, err
+	}
+	rw.closers = append(rw.closers, pacer)
+	w, err := worker.New(worker.Config{
+		PolicyFlusher:     &actions.PolicyFlusher{Store: store, Pace: pacer.Pace},
+		Redis:             s.ropt,
+		Store:             store,
+		Directories:       dirs,
+		Executors:         actions.All(),
+		Queue:             q,
+		Concurrency:       s.cfg.concurrency,
+		ReconcileInterval: reconcileInterval,
+		ShutdownTimeout:   shutdownTimeout,
+		Logger:            s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rw.w = w
+	return rw, nil
+}
+
+// close stops everything the stack started, in reverse order.
+func (s *stack) close() {
+	for _, rw := range s.workers {
+		rw.w.Shutdown()
+		for i := len(rw.closers) - 1; i >= 0; i-- {
+			rw.closers[i].Close()
+		}
+	}
+	if s.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.api.Shutdown(ctx)
+		cancel()
+	}
+	for _, c := range []io.Closer{s.apiQueue, s.apiStore, s.setup} {
+		if c != nil && !isNilCloser(c) {
+			c.Close()
+		}
+	}
+	if s.rdb != nil {
+		s.rdb.Close()
+	}
+	if s.dbName != "" && !s.cfg.keepDB {
+		dropDatabase(s.cfg.dbAdmin, s.dbName)
+	}
+	if s.redis != nil {
+		s.redis.stop()
+	}
+}
+
+// isNilCloser reports a typed nil pointer in an io.Closer.
+func isNilCloser(c io.Closer) bool {
+	switch v := c.(type) {
+	case *queue.Client:
+		return v == nil
+	case *history.Store:
+		return v == nil
+	}
+	return false
+}
+
+// baseURL is the API's URL.
+func (s *stack) baseURL() string { return "http://" + s.api.Addr() }
+
+// newSimulator starts a Graph simulator with opts (request log off).
+func newSimulator(opts graphsim.Options) (*graphsim.Server, error) {
+	opts.MaxLoggedRequests = -1
+	sim, err := graphsim.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := sim.Start(); err != nil {
+		return nil, fmt.Errorf("graph simulator: %w", err)
+	}
+	return sim, nil
+}
+
+// seedUsers adds n enabled member users to t and returns their object ids.
+func seedUsers(t *graphsim.Tenant, prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range n {
+		u := t.AddUser(graphsim.UserSpec{
+			UserPrincipalName: fmt.Sprintf("%s%06d@%s", prefix, i, t.Domain()),
+			AccountEnabled:    true,
+		})
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// newHTTPClient is the client the bench talks to the API with.
+func newHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 512
+	tr.MaxIdleConnsPerHost = 512
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+}
+
+var errTimeout = errors.New("timed out")
