@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
@@ -32,6 +33,10 @@ const (
 	// kindRetryable: Graph may answer differently later (throttling, 5xx,
 	// time-outs, network); the item retries until its budget is spent.
 	kindRetryable
+	// kindBudget: the tenant's Graph budget refused the call before it
+	// reached Graph (*budget.WaitError): the task runs again after the
+	// wait (retryAfter), not counted as a retry; nothing failed.
+	kindBudget
 )
 
 // verdict is the classification of one error.
@@ -44,6 +49,7 @@ type verdict struct {
 
 // classify is the one place that maps errors to item outcomes.
 //
+//	*budget.WaitError               → budget (not a failure), its Delay
 //	*GraphError, not retryable      → permanent, {Graph code, our text}
 //	*GraphError, retryable          → retryable (429, 500, 502, 503, 504, no answer)
 //	*remediation.Error, not internal → permanent, {code, message}
@@ -54,6 +60,10 @@ func classify(err error) verdict {
 	if errors.As(err, &pe) {
 		return verdict{kind: kindPermanent, itemErr: &remediation.ItemError{Code: remediation.EINTERNAL,
 			Message: fmt.Sprintf("internal error while running %s", pe.action)}}
+	}
+	var we *budget.WaitError
+	if errors.As(err, &we) {
+		return verdict{kind: kindBudget, retryAfter: we.Delay}
 	}
 	var ge *remediation.GraphError
 	if errors.As(err, &ge) {
@@ -174,17 +184,20 @@ func (b backoff) infraDelay() time.Duration {
 }
 
 // delayFor is the server's RetryDelayFunc: the delay carried by a
-// retryError or a busyError, else the infrastructure delay.
+// retryError, a busyError or a bounceError, else the infrastructure delay.
 func (b backoff) delayFor(err error) time.Duration {
 	var (
 		re *retryError
 		be *busyError
+		we *bounceError
 	)
 	switch {
 	case errors.As(err, &re):
 		return re.delay
 	case errors.As(err, &be):
 		return be.delay
+	case errors.As(err, &we):
+		return we.delay
 	}
 	return b.infraDelay()
 }

@@ -12,9 +12,31 @@
 // share it, takes a Redis lock for the (tenant, kind), hands the pending
 // requests to the PolicyFlusher in batches and records each outcome as
 // its item's terminal status. Conditional Access allows one request per
-// second per tenant: CAPacer spaces the flusher's requests across every
-// worker process. The reconciler restarts flushes of requests left
-// pending.
+// second per tenant: a metered directory (below) takes the tenant's CA
+// budget on every such request; CAPacer spaces the flusher's requests of
+// a directory that is not metered. The reconciler restarts flushes of
+// requests left pending.
+//
+// Graph budgets: with Config.Gate, Directories are metered by
+// internal/budget (budget.Wrap) and the worker runs bulk jobs at each
+// tenant's Graph quota. Items of urgent jobs call Graph in the urgent
+// lane, ahead of bulk work. The fan-out of a bulk job schedules its item
+// tasks (ProcessAt) on the tenant's bulk schedule at the pace the budget
+// allows for the job's action, so each task becomes ready about when its
+// budget exists and waits at most once. A call the budget refuses (a
+// *budget.WaitError, beyond the gate's MaxWait) reschedules the task
+// after the wait, for a bulk item no earlier than a new slot of the
+// schedule, without counting a retry; a bulk item of a tenant paused
+// after a Graph 429 gives its worker back before it starts. A Graph 429
+// pauses the whole tenant (in the wrapper) and counts as a retry of the
+// item it answered.
+//
+// Webhooks: the history store records a pending delivery per subscribed
+// webhook in the transaction that finishes a job or fails an item (an
+// outbox). A sweep hands the due deliveries to the queue, and a webhook
+// task POSTs each, signed with HMAC-SHA256, through a dialer that refuses
+// internal addresses; failures retry with backoff until the retries are
+// spent, and every attempt is recorded in the delivery log.
 //
 // The history store is the system of record. asynq only carries ids; a
 // task that runs again (duplicate, retry, crash recovery) re-reads the

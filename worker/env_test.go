@@ -35,6 +35,7 @@ type bundle struct {
 	sim    *graphsim.Server
 	tenant *graphsim.Tenant
 	store  *history.Store
+	box    *secrets.Box
 	queue  *queue.Client
 	insp   *asynq.Inspector
 	pacer  *worker.CAPacer
@@ -76,6 +77,7 @@ func setup(t *testing.T, o options) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.box = box
 	b.store, err = history.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "history.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -15,11 +16,18 @@ import (
 // page at a time, and advances the job's fan-out cursor after each page:
 // a crash resumes at the cursor, and a repeated fan-out enqueues nothing
 // twice (TaskIDs dedup what is queued, the cursor what was done).
+//
+// With a Gate, the item tasks of a bulk job are scheduled (ProcessAt) on
+// the tenant's bulk schedule at the pace its Graph budget allows for the
+// job's action (itemStarts), a page at a time: each task becomes ready
+// about when its budget exists, and waits at most once in the worker.
+// Urgent jobs' items are enqueued at once on the urgent queue.
 func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.ParseFanout(t)
 	if err != nil {
 		return err
 	}
+	var tenant *remediation.Tenant // loaded once, when items are paced
 	for {
 		job, err := w.store.GetJob(ctx, p.JobID)
 		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
@@ -50,7 +58,18 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		if priority == "" {
 			priority = p.Priority
 		}
-		if err := w.queue.EnqueueItems(ctx, job.ID, seqs, priority); err != nil {
+		job.Priority = priority
+		if tenant == nil && w.gate != nil && laneOf(priority) == budget.Bulk && len(seqs) > 0 {
+			tenant, err = w.store.GetTenant(ctx, job.TenantID)
+			if err != nil && remediation.ErrorCode(err) != remediation.ENOTFOUND {
+				return fmt.Errorf("worker: fan-out: load tenant of job %s: %w", job.ID, err)
+			}
+		}
+		at, err := w.itemStarts(ctx, tenant, job, len(seqs))
+		if err != nil {
+			return err
+		}
+		if err := w.queue.EnqueueItemsAt(ctx, job.ID, seqs, priority, at); err != nil {
 			return fmt.Errorf("worker: fan-out of job %s: %w", job.ID, err)
 		}
 		if err := w.store.AdvanceFanout(ctx, job.ID, next); err != nil {

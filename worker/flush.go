@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -107,7 +108,7 @@ func (w *Worker) flushBatch(ctx context.Context, p queue.PolicyFlushPayload) (pr
 	if len(reqs) == 0 {
 		return false, false, nil
 	}
-	live, items, done, err := w.liveRequests(ctx, reqs)
+	live, items, done, urgent, err := w.liveRequests(ctx, reqs)
 	if err != nil {
 		return false, false, err
 	}
@@ -127,7 +128,11 @@ func (w *Worker) flushBatch(ctx context.Context, p queue.PolicyFlushPayload) (pr
 		return false, false, fmt.Errorf("worker: load tenant %s: %w", p.TenantID, err)
 	}
 	calls := &remediation.CallLog{}
-	outcomes, ferr := w.flush(withPaceTenant(remediation.WithCallLog(ctx, calls), tenant.ID), tenant, p.Kind, live)
+	fctx := withPaceTenant(remediation.WithCallLog(ctx, calls), tenant.ID)
+	if urgent {
+		fctx = budget.WithLane(fctx, budget.Urgent)
+	}
+	outcomes, ferr := w.flush(fctx, tenant, p.Kind, live)
 	requestID := lastRequestID(calls.Calls())
 	if ferr != nil {
 		if ctx.Err() != nil {
@@ -181,7 +186,9 @@ func (w *Worker) flush(ctx context.Context, tenant *remediation.Tenant, kind rem
 // not being canceled (live, with their items), and requests to drop
 // (done): their item is gone or no longer running, or its job is being
 // canceled, in which case the item is canceled here, before any write.
-func (w *Worker) liveRequests(ctx context.Context, reqs []remediation.PolicyRequest) (live []remediation.PolicyRequest, items map[reqKey]*remediation.Item, done []remediation.PolicyRequest, err error) {
+// urgent reports a live request of an urgent job: the flush's Graph calls
+// then run in the urgent budget lane.
+func (w *Worker) liveRequests(ctx context.Context, reqs []remediation.PolicyRequest) (live []remediation.PolicyRequest, items map[reqKey]*remediation.Item, done []remediation.PolicyRequest, urgent bool, err error) {
 	items = make(map[reqKey]*remediation.Item, len(reqs))
 	jobs := map[string]*remediation.Job{}
 	for _, r := range reqs {
@@ -189,7 +196,7 @@ func (w *Worker) liveRequests(ctx context.Context, reqs []remediation.PolicyRequ
 		if !ok {
 			job, err = w.store.GetJob(ctx, r.JobID)
 			if err != nil && remediation.ErrorCode(err) != remediation.ENOTFOUND {
-				return nil, nil, nil, fmt.Errorf("worker: policy flush: load job %s: %w", r.JobID, err)
+				return nil, nil, nil, false, fmt.Errorf("worker: policy flush: load job %s: %w", r.JobID, err)
 			}
 			jobs[r.JobID] = job // nil when not found
 		}
@@ -203,7 +210,7 @@ func (w *Worker) liveRequests(ctx context.Context, reqs []remediation.PolicyRequ
 			continue
 		}
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("worker: policy flush: load item %d of job %s: %w", r.Seq, r.JobID, err)
+			return nil, nil, nil, false, fmt.Errorf("worker: policy flush: load item %d of job %s: %w", r.Seq, r.JobID, err)
 		}
 		if item.Status != remediation.ItemRunning {
 			done = append(done, r)
@@ -212,7 +219,7 @@ func (w *Worker) liveRequests(ctx context.Context, reqs []remediation.PolicyRequ
 		if job.CancelRequested {
 			if err := w.transition(ctx, remediation.Transition{JobID: item.JobID, Seq: item.Seq,
 				From: []remediation.ItemStatus{remediation.ItemRunning}, To: remediation.ItemCanceled, Detail: "canceled"}); err != nil {
-				return nil, nil, nil, err
+				return nil, nil, nil, false, err
 			}
 			done = append(done, r)
 			continue
@@ -222,8 +229,9 @@ func (w *Worker) liveRequests(ctx context.Context, reqs []remediation.PolicyRequ
 		}
 		items[keyOf(r)] = item
 		live = append(live, r)
+		urgent = urgent || laneOf(job.Priority) == budget.Urgent
 	}
-	return live, items, done, nil
+	return live, items, done, urgent, nil
 }
 
 // flushFailed applies the classification of a flusher error to a batch.
@@ -235,6 +243,16 @@ func (w *Worker) flushFailed(ctx context.Context, live []remediation.PolicyReque
 	switch v.kind {
 	case kindPermanent:
 		return w.failBatch(ctx, live, items, v, ferr)
+	case kindBudget:
+		// The budget refused a call before it reached Graph: the flush
+		// runs again after the wait, not counted as a retry; the items
+		// stay running and their requests pending.
+		var we *budget.WaitError
+		errors.As(ferr, &we)
+		delay := ceilSecond(time.Now(), time.Now().Add(we.Delay))
+		w.log.DebugContext(ctx, "policy flush waits for the Graph budget", slog.String("tenant_id", live[0].TenantID),
+			slog.String("kind", string(live[0].Kind)), slog.String("budget", we.Budget), slog.Duration("delay", delay))
+		return false, false, &bounceError{err: we, delay: delay}
 	case kindRetryable:
 		n, _ := asynq.GetRetryCount(ctx)
 		if n >= w.retryBudget(ctx) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -19,7 +20,9 @@ var nonTerminal = []remediation.ItemStatus{remediation.ItemPending, remediation.
 
 // handleItem runs one item. It is idempotent: a terminal item is left
 // alone, and a re-run after a crash finds the item running and runs the
-// (idempotent) executor again.
+// (idempotent) executor again. Its Graph calls run in the budget lane of
+// the job's priority; a bulk item of a tenant paused after a Graph 429
+// gives its worker back before it starts (see pauseProbe).
 func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.ParseItem(t)
 	if err != nil {
@@ -57,6 +60,13 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 			itemErr: &remediation.ItemError{Code: remediation.ENOTIMPLEMENTED,
 				Message: fmt.Sprintf("action %s is not available in this build", job.Action)}}, nil)
 	}
+	lane := laneOf(job.Priority)
+	ctx = budget.WithLane(ctx, lane)
+	if lane == budget.Bulk {
+		if we := w.pauseProbe(ctx, tenant); we != nil {
+			return w.bounceItem(ctx, tenant, job, item, we, false)
+		}
+	}
 
 	item, applied, err := w.store.TransitionItem(ctx, remediation.Transition{
 		JobID: item.JobID, Seq: item.Seq, From: nonTerminal, To: remediation.ItemRunning, CountAttempt: true,
@@ -78,7 +88,7 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 			// counting a retry; the item stays running until then.
 			return fmt.Errorf("worker: item %d of job %s interrupted: %w", item.Seq, item.JobID, execErr)
 		}
-		return w.handleError(ctx, item, execErr, lastRequestID(calls.Calls()))
+		return w.handleError(ctx, tenant, job, item, execErr, lastRequestID(calls.Calls()))
 	}
 	if res.Deferred {
 		return w.deferItem(ctx, item, res, lastRequestID(calls.Calls()), requested)
@@ -156,7 +166,7 @@ func resultTransition(item *remediation.Item, res remediation.Result, requestID 
 }
 
 // handleError applies the classification of an executor's error.
-func (w *Worker) handleError(ctx context.Context, item *remediation.Item, err error, requestID string) error {
+func (w *Worker) handleError(ctx context.Context, tenant *remediation.Tenant, job *remediation.Job, item *remediation.Item, err error, requestID string) error {
 	v := classify(err)
 	if v.requestID == "" {
 		v.requestID = requestID
@@ -165,6 +175,10 @@ func (w *Worker) handleError(ctx context.Context, item *remediation.Item, err er
 	switch v.kind {
 	case kindPermanent:
 		return w.finishPermanent(ctx, item, running, v, err)
+	case kindBudget:
+		var we *budget.WaitError
+		errors.As(err, &we)
+		return w.bounceItem(ctx, tenant, job, item, we, true)
 	case kindRetryable:
 		n, _ := asynq.GetRetryCount(ctx)
 		budget := w.retryBudget(ctx)

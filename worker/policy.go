@@ -16,7 +16,8 @@ import (
 // whole flush is to be tried again later (nothing is recorded, the items
 // stay running). Flush is called with the tenant's lock held, so calls
 // for one tenant and kind never overlap, on any number of workers. Its
-// context carries the tenant for CAPacer.Pace.
+// context carries the tenant for CAPacer.Pace, and the urgent budget lane
+// when a request of the batch belongs to an urgent job.
 type PolicyFlusher interface {
 	Flush(ctx context.Context, dir remediation.FullDirectory, t *remediation.Tenant, kind remediation.PolicyKind,
 		reqs []remediation.PolicyRequest) ([]remediation.PolicyOutcome, error)

@@ -30,6 +30,7 @@ func (w *Worker) reconcile(ctx context.Context, interval time.Duration) {
 func (w *Worker) reconcileOnce(ctx context.Context) {
 	w.reconcileFanouts(ctx)
 	w.reconcileFlushes(ctx)
+	w.reconcileStale(ctx) // stalled fan-outs, lost item tasks (reconcile_items.go)
 }
 
 // reconcileFanouts starts the fan-out of jobs whose fan-out is unfinished.

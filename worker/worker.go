@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -48,6 +49,12 @@ type Config struct {
 	// ReconcileInterval is the period of the reconciler that starts
 	// unfinished fan-outs. Default 10 s.
 	ReconcileInterval time.Duration
+	// StaleAfter is how long a job may make no progress before the
+	// reconciler enqueues the tasks of its unfinished items again (their
+	// tasks may be lost), and a fan-out cursor may stand still before it
+	// resumes the fan-out (see reconcile_items.go). Keep it above the item
+	// task time-out. Default 5 min.
+	StaleAfter time.Duration
 	// ShutdownTimeout is how long Shutdown lets running tasks finish
 	// before they are put back in the queue. Default 25 s.
 	ShutdownTimeout time.Duration
@@ -78,6 +85,18 @@ type Config struct {
 	PolicyFlushBudget time.Duration
 	// Logger receives the worker's and asynq's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Gate is the Graph budget gate that Directories are metered with
+	// (budget.Wrap); nil when they are not. With a Gate, the fan-out of a
+	// bulk job schedules its item tasks at the pace the tenant's budget
+	// allows, a bulk item of a paused tenant gives its worker back at
+	// once, and budget refusals reschedule tasks without counting retries.
+	Gate *budget.Gate
+	// Limits are the Graph budgets of a tenant, as Directories are metered
+	// with. Default DefaultLimits.
+	Limits func(t *remediation.Tenant) budget.Limits
+	// Webhooks configures webhook delivery (webhook.go); the zero value
+	// sends none.
+	Webhooks WebhookConfig
 }
 
 // Worker is the asynq server running fan-out, item and policy flush
@@ -99,6 +118,13 @@ type Worker struct {
 	lockTTL      time.Duration
 	policyMaxAge time.Duration
 	flushBudget  time.Duration
+
+	hooks *webhooks // nil: webhooks off
+
+	gate   *budget.Gate // nil: Graph calls are not metered
+	limits func(t *remediation.Tenant) budget.Limits
+
+	stale staleState // the stale-item reconciler's memory (reconcile_items.go)
 
 	srv *asynq.Server
 	mux *asynq.ServeMux
@@ -138,6 +164,11 @@ func New(cfg Config) (*Worker, error) {
 		lockTTL:      cmp.Or(cfg.PolicyLockTTL, DefaultPolicyLockTTL),
 		policyMaxAge: cmp.Or(cfg.PolicyRequestMaxAge, DefaultPolicyRequestMaxAge),
 		flushBudget:  cmp.Or(cfg.PolicyFlushBudget, DefaultPolicyFlushBudget),
+		stale:        newStaleState(cfg),
+	}
+	w.gate, w.limits = cfg.Gate, cfg.Limits
+	if w.limits == nil {
+		w.limits = DefaultLimits
 	}
 	w.backoff = backoff{base: cmp.Or(cfg.BaseBackoff, DefaultBaseBackoff), max: cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff)}
 	if w.backoff.max < w.backoff.base {
@@ -152,6 +183,11 @@ func New(cfg Config) (*Worker, error) {
 	if w.lockTTL < 300*time.Millisecond {
 		return nil, fmt.Errorf("worker: PolicyLockTTL %s is too short", w.lockTTL)
 	}
+	hooks, err := newWebhooks(cfg.Webhooks)
+	if err != nil {
+		return nil, err
+	}
+	w.hooks = hooks
 	rdb, err := redisClient(cfg.Redis)
 	if err != nil {
 		return nil, err
@@ -160,6 +196,7 @@ func New(cfg Config) (*Worker, error) {
 	w.mux.HandleFunc(queue.TypeFanout, w.handleFanout)
 	w.mux.HandleFunc(queue.TypeItem, w.handleItem)
 	w.mux.HandleFunc(queue.TypePolicyFlush, w.handlePolicyFlush)
+	w.mux.HandleFunc(queue.TypeWebhook, w.handleWebhook)
 
 	w.srv = asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:              cmp.Or(cfg.Concurrency, DefaultConcurrency),
@@ -189,8 +226,10 @@ func (w *Worker) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan struct{})
+	waitSweep := w.startWebhookSweep(ctx)
 	go func() {
 		defer close(w.done)
+		defer waitSweep()
 		w.reconcile(ctx, w.reconcileT)
 	}()
 	return nil
@@ -237,12 +276,15 @@ func (w *Worker) logTaskError(ctx context.Context, t *asynq.Task, err error) {
 	var (
 		re *retryError
 		be *busyError
+		we *bounceError
 	)
 	switch {
 	case errors.As(err, &re):
 		w.log.DebugContext(ctx, "task retry scheduled", append(attrs, slog.Duration("delay", re.delay))...)
 	case errors.As(err, &be):
 		w.log.DebugContext(ctx, "task waits for a lock", append(attrs, slog.Duration("delay", be.delay))...)
+	case errors.As(err, &we):
+		w.log.DebugContext(ctx, "task waits for the Graph budget", append(attrs, slog.Duration("delay", we.delay))...)
 	case errors.Is(err, asynq.SkipRetry):
 		w.log.DebugContext(ctx, "task failed permanently", attrs...)
 	default:

@@ -44,7 +44,13 @@ type config struct {
 	acceptN     int
 	seqN        int
 	getRPS      int
-	logLevel    string
+	// apiRateLimit is REMEDIATOR_API_RATE_LIMIT.
+	apiRateLimit int
+	logLevel     string
+	// jobDeadline bounds the bulk jobs of scenarios 1 and 2 (half of it,
+	// at least 15 s, each run of scenario 4): a job still running then is
+	// canceled and its figures are taken from the items done.
+	jobDeadline time.Duration
 }
 
 // sizes of the scenarios: full run, quick run.
@@ -71,8 +77,10 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.concurrency, "concurrency", 50, "tasks each worker runs at once (REMEDIATOR_WORKER_CONCURRENCY default)")
 	fs.Float64Var(&cfg.timeScale, "timescale", 10, "speed-up of the throttled simulator's quota windows")
 	fs.DurationVar(&cfg.latency, "latency", 100*time.Millisecond, "simulated Graph latency in scenarios 2, 3 and 7")
-	fs.BoolVar(&cfg.budget, "budget", false, "meter Graph calls with internal/budget (cmd/remediator does not wire it yet)")
+	fs.BoolVar(&cfg.budget, "budget", true, "meter Graph calls with internal/budget as cmd/remediator does (false: measure without)")
+	fs.IntVar(&cfg.apiRateLimit, "api-rate-limit", 1000, "API requests per second per key (REMEDIATOR_API_RATE_LIMIT)")
 	fs.IntVar(&cfg.getRPS, "get-rps", 300, "GET /v1/remediations/{id} per second during scenario 2")
+	fs.DurationVar(&cfg.jobDeadline, "job-deadline", 0, "time limit of each bulk job (0: 5m, quick 25s)")
 	fs.StringVar(&cfg.logLevel, "log-level", "error", "log level of the components: debug, info, warn, error")
 	n := map[string]*int{"overhead-n": &cfg.overheadN, "quota-n": &cfg.quotaN, "mfa-n": &cfg.mfaN,
 		"accept-n": &cfg.acceptN, "seq-n": &cfg.seqN}
@@ -88,6 +96,12 @@ func parseFlags(args []string) (config, error) {
 			if cfg.quick {
 				*p = sizes[name][1]
 			}
+		}
+	}
+	if cfg.jobDeadline <= 0 {
+		cfg.jobDeadline = 5 * time.Minute
+		if cfg.quick {
+			cfg.jobDeadline = 25 * time.Second
 		}
 	}
 	if cfg.workers < 1 || cfg.concurrency < 1 {

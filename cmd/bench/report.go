@@ -62,10 +62,12 @@ func (r *report) evaluate() {
 		r.Targets = append(r.Targets, target{name, value, tgt, met})
 	}
 	if o := r.Overhead; o != nil {
-		add("1. items/s vs bare asynq", fmt.Sprintf("%.0f vs %.0f = %.2f", o.ItemsPerS, o.Bare.TasksPerS, o.Ratio), "≥ 0.30", o.Ratio >= 0.3)
+		add("1. items/s vs bare asynq", fmt.Sprintf("%.0f vs %.0f = %.2f%s", o.ItemsPerS, o.Bare.TasksPerS, o.Ratio, partial(o.Stopped, o.Done, o.Items)),
+			"≥ 0.30", o.Ratio >= 0.3)
 	}
 	if q := r.Quota; q != nil {
-		add("2. completion / best under write quota", fmt.Sprintf("%.1f s / %.1f s = %.2f×", q.Seconds, q.BestSeconds, q.Efficiency), "≤ 1.10×", q.Efficiency <= 1.10)
+		add("2. completion / best under write quota", fmt.Sprintf("%.1f s / %.1f s = %.2f×%s", q.Seconds, q.BestSeconds, q.Efficiency,
+			partial(q.Stopped, q.Done, q.Identities)), "≤ 1.10×", q.Efficiency > 0 && q.Efficiency <= 1.10)
 		add("2. share of Graph calls answered 429", fmt.Sprintf("%.2f %% (%d of %d)", 100*q.ThrottledShare, q.Throttled, q.Requests), "≤ 0.5 %", q.ThrottledShare <= 0.005)
 	}
 	if u := r.Urgency; u != nil {
@@ -108,6 +110,14 @@ func (r *report) printTable(out io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t\t\n", row[0], row[1])
 	}
 	tw.Flush()
+}
+
+// partial notes a job stopped at its deadline.
+func partial(stopped bool, done, total int) string {
+	if !stopped {
+		return ""
+	}
+	return fmt.Sprintf(" (stopped at the deadline: %d of %d items)", done, total)
 }
 
 func yesNo(b bool) string {

@@ -23,7 +23,14 @@ func (r *report) mdSections(b *strings.Builder) {
 		p("Ratio %.2f (target ≥ 0.30). Outcomes: %s; %d Graph requests (%.1f per item). POST of the job: %.0f ms. "+
 			"Redis commands are INFO commandstats deltas over the run (commands run inside Lua scripts included, INFO "+
 			"itself excluded; background polling of idle queues included).\n\n",
-			o.Ratio, counts(o.Counts), o.GraphRequests, float64(o.GraphRequests)/float64(max(o.Items, 1)), o.PostMS)
+			o.Ratio, counts(o.Counts), o.GraphRequests, float64(o.GraphRequests)/float64(max(o.Done, 1)), o.PostMS)
+		if o.Stopped {
+			p("**Stopped at the deadline** (-job-deadline): %d of %d items were done; the rate is items done / time "+
+				"until the deadline, and the job was canceled.\n\n", o.Done, o.Items)
+		}
+		p("CPU time of this process (API, workers, simulator, load generator): %.1f s per 1,000 items. Load average "+
+			"%s before, %s after (the machine is shared).\n\n", o.CPUSecondsPerKItem, o.LoadBefore, o.LoadAfter)
+		pgWaitTable(b, o.PGWaits)
 	}
 	if q := r.Quota; q != nil {
 		p("## 2. Quota efficiency under the write quota\n\n")
@@ -36,6 +43,11 @@ func (r *report) mdSections(b *strings.Builder) {
 		p("| completion | best | ratio (target ≤ 1.10) | Graph calls | 429 | 429 share (target ≤ 0.5 %%) | outcomes |\n|---|---|---|---|---|---|---|\n")
 		p("| %.1f s | %.1f s | %.2f× | %d | %d | %.2f %% | %s |\n\n", q.Seconds, q.BestSeconds, q.Efficiency,
 			q.Requests, q.Throttled, 100*q.ThrottledShare, counts(q.Counts))
+		if q.Stopped {
+			p("**Stopped at the deadline** (-job-deadline): %d of %d items were done; completion is the time until the "+
+				"deadline and best is the best time for the writes done by then, and the job was canceled.\n\n", q.Done, q.Identities)
+		}
+		pgWaitTable(b, q.PGWaits)
 		p("![Graph writes per second](writes.svg)\n\n")
 		p("Admitted Graph writes per second of the tenant (the simulator's WriteTimeline), from the POST on, with the " +
 			"sustained quota line; the baselines of section 7 ran on their own tenants under the same quotas and are " +
@@ -62,6 +74,9 @@ func (r *report) mdSections(b *strings.Builder) {
 				m.CARequests, m.CAThrottled, m.OtherWrites, counts(m.Counts))
 		}
 		for _, m := range r.MFA {
+			if m.Stopped {
+				p("\n%s: **stopped at the deadline** with %d of %d items done (canceled).\n", m.Targeting, m.Done, m.Identities)
+			}
 			if m.Error != "" {
 				p("\n%s: %s\n", m.Targeting, m.Error)
 			}
@@ -72,8 +87,9 @@ func (r *report) mdSections(b *strings.Builder) {
 		p("## 5. API\n\n")
 		if a := r.Accept; a != nil {
 			p("Accepting a %d-identity `revoke_sessions` job (%.1f MB body): **%.0f ms** from request to 202 (the job and "+
-				"its items written in one PostgreSQL transaction, one fan-out task enqueued). It was canceled at once "+
-				"(%.0f ms) and finished %.1f s later.\n\n", a.Identities, float64(a.BodyBytes)/1e6, a.PostMS, a.CancelMS, a.DrainS)
+				"its items written in one PostgreSQL transaction, one fan-out task enqueued). Canceling it right after "+
+				"(POST …/cancel, all pending items at once) took %.0f ms. This ran last, on an otherwise idle service.\n\n",
+				a.Identities, float64(a.BodyBytes)/1e6, a.PostMS, a.CancelMS)
 		}
 		if q := r.Poll; q != nil {
 			p("`GET /v1/remediations/{id}` of the bulk job during section 2, open loop at %d requests/s (at most 256 in "+
@@ -161,7 +177,7 @@ func counts(m map[string]int) string {
 
 // rssOrder lists the checkpoints in the order the scenarios ran.
 func rssOrder(m map[string]float64) []string {
-	order := []string{"setup", "overhead", "accept", "quota", "burst baseline", "bulk mfa"}
+	order := []string{"setup", "overhead", "quota", "burst baseline", "bulk mfa", "accept"}
 	var out []string
 	for _, k := range order {
 		if _, ok := m[k]; ok {
@@ -169,4 +185,17 @@ func rssOrder(m map[string]float64) []string {
 		}
 	}
 	return out
+}
+
+// pgWaitTable renders what the bench database's sessions were doing.
+func pgWaitTable(b *strings.Builder, waits []pgWait) {
+	if len(waits) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "PostgreSQL sessions of the bench database that were not idle, sampled every second "+
+		"(pg_stat_activity state / wait event, average number of sessions):\n\n| state / wait | sessions |\n|---|---|\n")
+	for _, w := range waits {
+		fmt.Fprintf(b, "| %s | %.1f |\n", w.State, w.Sessions)
+	}
+	b.WriteString("\n")
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/graphsim"
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -44,7 +43,6 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	s.trust(slow)
 
 	step(out, t0, "seeding users")
-	fastLimits := budget.Limits{CARequestsPerSecond: 1}
 	ov := fast.AddTenant(graphsim.TenantSpec{DisplayName: "Bench overhead"})
 	ovIDs := seedUsers(ov, "ov", cfg.overheadN)
 	acc := fast.AddTenant(graphsim.TenantSpec{DisplayName: "Bench accept"})
@@ -64,19 +62,24 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	burst, burstAdded := slow.AddTenant(graphsim.TenantSpec{DisplayName: "Bench burst"}), time.Now()
 	burstIDs := seedUsers(burst, "g", cfg.quotaN)
 
-	var none remediation.TenantSettings
+	// The simulator does not throttle the overhead and accept tenants:
+	// their graph_limits say so. The MFA tenants get Graph's quotas in real
+	// time (and its 1 CA request/s) with the default limits; the
+	// throttled simulator's tenants get limits at its time scale.
+	mfaU.SetQuotas(&graphsim.Quotas{})
+	mfaG.SetQuotas(&graphsim.Quotas{})
+	unlimited := remediation.TenantSettings{GraphLimits: unlimitedGraph()}
+	scaled := remediation.TenantSettings{GraphLimits: scaledGraph(cfg.timeScale)}
 	for _, x := range []struct {
 		sim      *graphsim.Server
 		t        *graphsim.Tenant
 		settings remediation.TenantSettings
-		limits   budget.Limits
 	}{
-		{fast, ov, none, fastLimits}, {fast, acc, none, fastLimits}, {fast, mfaU, none, fastLimits},
-		{fast, mfaG, remediation.TenantSettings{MFATargeting: remediation.MFATargetGroup}, fastLimits},
-		{slow, e.bulk, none, scaledLimits(cfg.quotaN+urgentUsers, cfg.timeScale)},
-		{slow, e.other, none, scaledLimits(urgentUsers, cfg.timeScale)},
+		{fast, ov, unlimited}, {fast, acc, unlimited}, {fast, mfaU, remediation.TenantSettings{}},
+		{fast, mfaG, remediation.TenantSettings{MFATargeting: remediation.MFATargetGroup}},
+		{slow, e.bulk, scaled}, {slow, e.other, scaled},
 	} {
-		if err := s.register(ctx, x.sim, x.t, x.t.Domain(), x.settings, x.limits); err != nil {
+		if err := s.register(ctx, x.sim, x.t, x.t.Domain(), x.settings); err != nil {
 			return err
 		}
 	}
@@ -94,7 +97,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 
 	step(out, t0, "1. overhead: %d-identity revoke_sessions job, then bare asynq", cfg.overheadN)
-	if rep.Overhead, err = runOverhead(ctx, s, c, ov.ID(), ovIDs, func() int { return ov.Stats().Requests }); err != nil {
+	if rep.Overhead, err = runOverhead(ctx, s, c, out, ov.ID(), ovIDs, func() int { return ov.Stats().Requests }); err != nil {
 		fail("1. overhead", err)
 	} else {
 		step(out, t0, "   ours %.0f items/s, bare asynq %.0f tasks/s", rep.Overhead.ItemsPerS, rep.Overhead.Bare.TasksPerS)
@@ -107,16 +110,10 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		fail("6. redis memory", err)
 	}
 
-	step(out, t0, "5. accepting a %d-identity job", cfg.acceptN)
-	if rep.Accept, err = runAccept(ctx, c, acc.ID(), cfg.acceptN); err != nil {
-		fail("5. accept", err)
-	}
-	rep.Memory.PeakRSSAfterMB["accept"] = peakRSSMB()
-
 	step(out, t0, "2/3/5/7. %d-identity disable_user job under the write quota (time scale %g, latency %s), urgent jobs, polling, sequential baseline (%d users)",
 		cfg.quotaN, cfg.timeScale, cfg.latency, cfg.seqN)
 	var seq *baselineResult
-	if rep.Quota, rep.Urgency, rep.Poll, seq, err = runQuota(ctx, c, e); err != nil {
+	if rep.Quota, rep.Urgency, rep.Poll, seq, err = runQuota(ctx, s, c, out, e); err != nil {
 		fail("2. quota", err)
 	} else {
 		step(out, t0, "   %.1f s (best %.1f s), %d × 429", rep.Quota.Seconds, rep.Quota.BestSeconds, rep.Quota.Throttled)
@@ -132,9 +129,17 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	rep.Memory.PeakRSSAfterMB["burst baseline"] = peakRSSMB()
 
 	step(out, t0, "4. enforce_mfa for %d users (mfa_targeting users, then group)", cfg.mfaN)
-	rep.MFA = append(rep.MFA, runMFA(ctx, c, mfaU, remediation.MFATargetUsers, mfaUIDs))
-	rep.MFA = append(rep.MFA, runMFA(ctx, c, mfaG, remediation.MFATargetGroup, mfaGIDs))
+	mfaDeadline := max(cfg.jobDeadline/2, 15*time.Second)
+	rep.MFA = append(rep.MFA, runMFA(ctx, c, out, mfaU, remediation.MFATargetUsers, mfaUIDs, mfaDeadline))
+	rep.MFA = append(rep.MFA, runMFA(ctx, c, out, mfaG, remediation.MFATargetGroup, mfaGIDs, mfaDeadline))
 	rep.Memory.PeakRSSAfterMB["bulk mfa"] = peakRSSMB()
+
+	// Last, so that the canceled job's remains disturb nothing.
+	step(out, t0, "5. accepting a %d-identity job (then canceling it)", cfg.acceptN)
+	if rep.Accept, err = runAccept(ctx, c, acc.ID(), cfg.acceptN); err != nil {
+		fail("5. accept", err)
+	}
+	rep.Memory.PeakRSSAfterMB["accept"] = peakRSSMB()
 
 	rep.Memory.PeakRSSMB = peakRSSMB()
 	if peak, err := usedMemory(ctx, s.rdb, "used_memory_peak"); err == nil {
@@ -151,16 +156,22 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	return ctx.Err()
 }
 
-// scaledLimits are Graph's default budgets for a tenant of users at the
-// simulator's time scale (for -budget).
-func scaledLimits(users int, scale float64) budget.Limits {
-	l := budget.DefaultLimits(users)
-	if scale > 0 {
-		div := func(d time.Duration) time.Duration { return time.Duration(float64(d) / scale) }
-		l.ResourceUnitsWindow, l.WritesWindow, l.TenantWritesWindow = div(l.ResourceUnitsWindow), div(l.WritesWindow), div(l.TenantWritesWindow)
-		l.CARequestsPerSecond *= scale
+// unlimitedGraph are graph_limits no call reaches (a tenant the
+// simulator does not throttle).
+func unlimitedGraph() *remediation.GraphLimits {
+	const n = 10_000_000
+	return &remediation.GraphLimits{ResourceUnits: n, ResourceUnitsWindowS: 1, Writes: n, WritesWindowS: 1,
+		TenantWrites: n, TenantWritesWindowS: 1}
+}
+
+// scaledGraph are Graph's default limits with windows shortened (and the
+// Conditional Access rate raised) by the simulator's time scale.
+func scaledGraph(scale float64) *remediation.GraphLimits {
+	if scale <= 0 {
+		scale = 1
 	}
-	return l
+	return &remediation.GraphLimits{ResourceUnitsWindowS: 10 / scale, WritesWindowS: 150 / scale,
+		TenantWritesWindowS: 300 / scale, CARequestsPerS: min(scale, 100)}
 }
 
 func machineInfo(ctx context.Context, s *stack) machine {
@@ -186,13 +197,17 @@ func setupInfo(cfg config) setup {
 		"over HTTPS in the same process: one unthrottled with no latency (sections 1, 4, 5), one with quotas at time "+
 		"scale %g and %s latency (sections 2, 3, 7).", cfg.workers, cfg.concurrency, cfg.timeScale, cfg.latency)
 	if cfg.budget {
-		st.Budget = "On (-budget): every worker's Directories are wrapped with budget.Wrap and a budget.Gate on the same " +
-			"Redis, with Graph's default limits scaled to the simulator's time scale. cmd/remediator does not wire " +
-			"internal/budget yet, so this is not what the service runs today."
+		st.Budget = "On, as cmd/remediator wires it: each worker's Graph connector is wrapped with budget.Wrap around " +
+			"a budget.Gate on the same Redis, and the worker gets the Gate and worker.DefaultLimits (Microsoft's " +
+			"defaults with the tenant's graph_limits). Tenants the simulator does not throttle (sections 1 and 5) " +
+			"have graph_limits no call reaches; the throttled simulator's tenants have Graph's default limits with " +
+			"windows divided by the time scale (and CA requests/s multiplied by it); the MFA tenants of section 4 " +
+			"have the defaults, and the simulator applies Graph's quotas to them in real time."
 	} else {
-		st.Budget = "Off: cmd/remediator does not wire internal/budget yet, so the service was measured as it runs " +
-			"today, without it (the worker's own 429 handling and Conditional Access pacer only). `-budget` measures " +
-			"with it."
+		st.Budget = "Off (-budget=false): Graph calls are not metered; the worker's 429 handling and, for Conditional " +
+			"Access, a worker.CAPacer only. This is not how cmd/remediator runs."
 	}
+	st.InProcess += fmt.Sprintf(" The API's per-key rate limit (REMEDIATOR_API_RATE_LIMIT) is %d requests/s so that the "+
+		"polling of section 5 is not refused.", cfg.apiRateLimit)
 	return st
 }

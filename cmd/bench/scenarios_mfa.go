@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/entraremediator/remediator/internal/graphsim"
@@ -12,6 +13,8 @@ import (
 type mfaResult struct {
 	Targeting   string         `json:"mfa_targeting"`
 	Identities  int            `json:"identities"`
+	Done        int            `json:"items_done"`
+	Stopped     bool           `json:"stopped_at_deadline"`
 	Seconds     float64        `json:"seconds"`
 	Counts      map[string]int `json:"counts"`
 	CAWrites    int            `json:"ca_writes"`
@@ -21,8 +24,9 @@ type mfaResult struct {
 	Error       string         `json:"error,omitempty"`
 }
 
-// runMFA submits enforce_mfa for ids on tenant t and waits for the job.
-func runMFA(ctx context.Context, c *apiClient, t *graphsim.Tenant, targeting string, ids []string) *mfaResult {
+// runMFA submits enforce_mfa for ids on tenant t and follows the job.
+func runMFA(ctx context.Context, c *apiClient, out io.Writer, t *graphsim.Tenant, targeting string, ids []string,
+	deadline time.Duration) *mfaResult {
 	r := &mfaResult{Targeting: targeting, Identities: len(ids)}
 	before := t.Stats()
 	t0 := time.Now()
@@ -31,17 +35,13 @@ func runMFA(ctx context.Context, c *apiClient, t *graphsim.Tenant, targeting str
 		r.Error = err.Error()
 		return r
 	}
-	j, err = c.wait(ctx, j.ID, 250*time.Millisecond, 30*time.Minute)
+	var after graphsim.TenantStats
+	o, err := follow(ctx, c, out, "enforce_mfa "+targeting, j.ID, t0, 250*time.Millisecond, deadline, func() { after = t.Stats() })
 	if err != nil {
 		r.Error = err.Error()
+		return r
 	}
-	end := time.Now()
-	if j.FinishedAt != nil {
-		end = *j.FinishedAt
-	}
-	after := t.Stats()
-	r.Seconds = end.Sub(t0).Seconds()
-	r.Counts = nonZero(j.Counts)
+	r.Seconds, r.Done, r.Stopped, r.Counts = o.elapsed.Seconds(), o.done, o.stopped, o.counts
 	r.CAWrites = after.CAWrites - before.CAWrites
 	r.CARequests = after.CARequests - before.CARequests
 	r.CAThrottled = after.CAThrottled - before.CAThrottled

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 // asynq's on the same Redis with the same concurrency.
 type overheadResult struct {
 	Items            int            `json:"items"`
+	Done             int            `json:"items_done"`
+	Stopped          bool           `json:"stopped_at_deadline"`
 	Workers          int            `json:"workers"`
 	Concurrency      int            `json:"concurrency_per_worker"`
 	PostMS           float64        `json:"post_ms"`
@@ -30,6 +33,12 @@ type overheadResult struct {
 	RedisEvalPerItem float64        `json:"redis_script_runs_per_item"`
 	Bare             bareResult     `json:"bare_asynq"`
 	Ratio            float64        `json:"ratio"`
+	// CPUSecondsPerKItem is this process's CPU time (API, workers,
+	// simulator, load generator) per 1,000 items done.
+	CPUSecondsPerKItem float64  `json:"process_cpu_s_per_1000_items"`
+	PGWaits            []pgWait `json:"postgres_sessions"`
+	LoadBefore         string   `json:"loadavg_before"`
+	LoadAfter          string   `json:"loadavg_after"`
 }
 
 // bareResult is bare asynq: no-op handler, same Redis, same servers and
@@ -43,39 +52,45 @@ type bareResult struct {
 }
 
 // runOverhead submits an N-identity revoke_sessions job against the
-// unthrottled, zero-latency simulator and waits for it, then runs bare
-// asynq with as many tasks.
-func runOverhead(ctx context.Context, s *stack, c *apiClient, tenantID string, ids []string, graphReqs func() int) (*overheadResult, error) {
-	r := &overheadResult{Items: len(ids), Workers: s.cfg.workers, Concurrency: s.cfg.concurrency}
+// unthrottled, zero-latency simulator and follows it (to its end or to the
+// deadline), then runs bare asynq with as many tasks.
+func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, tenantID string, ids []string,
+	graphReqs func() int) (*overheadResult, error) {
+	r := &overheadResult{Items: len(ids), Workers: s.cfg.workers, Concurrency: s.cfg.concurrency, LoadBefore: loadAvg()}
 	before, err := commandStats(ctx, s.rdb)
 	if err != nil {
 		return nil, err
 	}
-	reqs0 := graphReqs()
+	reqs0, cpu0 := graphReqs(), cpuSeconds()
+	stopWaits := pgWaits(ctx, s.cfg.dbURL, s.dbName)
 	t0 := time.Now()
 	j, took, err := c.submit(ctx, tenantID, submission{Action: "revoke_sessions", Identities: ids, Reason: "bench: overhead"})
 	if err != nil {
+		stopWaits()
 		return nil, err
 	}
 	r.PostMS = ms(took)
-	j, err = c.wait(ctx, j.ID, 200*time.Millisecond, 40*time.Minute)
+	var (
+		after cmdStats
+		cpu1  float64
+		reqs1 int
+	)
+	o, err := follow(ctx, c, out, "overhead", j.ID, t0, 200*time.Millisecond, s.cfg.jobDeadline, func() {
+		after, _ = commandStats(ctx, s.rdb)
+		cpu1, reqs1 = cpuSeconds(), graphReqs()
+	})
+	r.PGWaits = stopWaits()
 	if err != nil {
 		return nil, err
 	}
-	end := time.Now()
-	if j.FinishedAt != nil {
-		end = *j.FinishedAt
-	}
-	after, err := commandStats(ctx, s.rdb)
-	if err != nil {
-		return nil, err
-	}
-	r.Seconds = end.Sub(t0).Seconds()
-	r.ItemsPerS = float64(len(ids)) / r.Seconds
-	r.Counts = nonZero(j.Counts)
-	r.GraphRequests = graphReqs() - reqs0
-	r.RedisCmdsPerItem = float64(after.calls-before.calls) / float64(len(ids))
-	r.RedisEvalPerItem = float64(after.scripts-before.scripts) / float64(len(ids))
+	r.LoadAfter = loadAvg()
+	r.Seconds, r.Stopped, r.Done, r.Counts = o.elapsed.Seconds(), o.stopped, o.done, o.counts
+	done := float64(max(o.done, 1))
+	r.ItemsPerS = float64(o.done) / r.Seconds
+	r.GraphRequests = reqs1 - reqs0
+	r.CPUSecondsPerKItem = 1000 * (cpu1 - cpu0) / done
+	r.RedisCmdsPerItem = float64(after.calls-before.calls) / done
+	r.RedisEvalPerItem = float64(after.scripts-before.scripts) / done
 
 	b, err := runBareAsynq(ctx, s, len(ids))
 	if err != nil {

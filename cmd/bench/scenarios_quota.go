@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,9 @@ type quotaEnv struct {
 // quotaResult is scenario 2.
 type quotaResult struct {
 	Identities       int            `json:"identities"`
+	Done             int            `json:"items_done"`
+	Stopped          bool           `json:"stopped_at_deadline"`
+	PGWaits          []pgWait       `json:"postgres_sessions"`
 	Seconds          float64        `json:"seconds"`
 	Counts           map[string]int `json:"counts"`
 	Writes           int            `json:"graph_writes"`
@@ -105,14 +109,16 @@ type pollResult struct {
 // runQuota runs the bulk disable_user job under the write quota while
 // single-identity jobs arrive every second, the job is polled at getRPS
 // and the sequential baseline runs on its own tenant.
-func runQuota(ctx context.Context, c *apiClient, e *quotaEnv) (*quotaResult, *urgencyResult, *pollResult, *baselineResult, error) {
+func runQuota(ctx context.Context, s *stack, c *apiClient, out io.Writer, e *quotaEnv) (*quotaResult, *urgencyResult, *pollResult, *baselineResult, error) {
 	seqDone := make(chan *baselineResult, 1)
 	go func() { seqDone <- runSequentialBaseline(ctx, e.sim, e.seq, e.seqAdded, e.seqIDs) }()
 
 	before := e.bulk.Stats()
+	stopWaits := pgWaits(ctx, s.cfg.dbURL, s.dbName)
 	t0 := time.Now()
 	j, _, err := c.submit(ctx, e.bulk.ID(), submission{Action: "disable_user", Identities: e.ids, Reason: "bench: quota"})
 	if err != nil {
+		stopWaits()
 		return nil, nil, nil, nil, err
 	}
 	sideCtx, stopSide := context.WithCancel(ctx)
@@ -122,21 +128,21 @@ func runQuota(ctx context.Context, c *apiClient, e *quotaEnv) (*quotaResult, *ur
 	side.Go(func() { urgentLoop(sideCtx, c, e, urg) })
 	side.Go(func() { pollLoop(sideCtx, c, j.ID, poll) })
 
-	j, err = c.wait(ctx, j.ID, 500*time.Millisecond, 40*time.Minute)
+	var after graphsim.TenantStats
+	o, err := follow(ctx, c, out, "quota", j.ID, t0, 500*time.Millisecond, s.cfg.jobDeadline, func() {
+		after = e.bulk.Stats()
+		stopSide()
+	})
 	stopSide()
 	side.Wait()
+	waits := stopWaits()
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	end := time.Now()
-	if j.FinishedAt != nil {
-		end = *j.FinishedAt
-	}
-	after := e.bulk.Stats()
 	r := &quotaResult{
-		Identities: len(e.ids), Seconds: end.Sub(t0).Seconds(), Counts: nonZero(j.Counts),
+		Identities: len(e.ids), Done: o.done, Stopped: o.stopped, Seconds: o.elapsed.Seconds(), Counts: o.counts,
 		Writes: after.Writes - before.Writes, Requests: after.Requests - before.Requests,
-		Throttled: after.Throttled - before.Throttled, TimeScale: e.timeScale, LatencyMS: ms(e.latency),
+		Throttled: after.Throttled - before.Throttled, TimeScale: e.timeScale, LatencyMS: ms(e.latency), PGWaits: waits,
 	}
 	r.AllowedWritesPS, r.BurstWrites, r.QuotaWindowSecs = allowedWriteRate(e.timeScale)
 	r.QuotaWindowLimit = r.BurstWrites
@@ -147,12 +153,12 @@ func runQuota(ctx context.Context, c *apiClient, e *quotaEnv) (*quotaResult, *ur
 	if r.Requests > 0 {
 		r.ThrottledShare = float64(r.Throttled) / float64(r.Requests)
 	}
-	r.WritesPerSecond = timelineFrom(e.bulk.WriteTimeline(), t0.Sub(e.bulkAdded), end.Sub(t0))
+	r.WritesPerSecond = timelineFrom(e.bulk.WriteTimeline(), t0.Sub(e.bulkAdded), o.elapsed)
 	urg.SameTenant.finish()
 	urg.OtherTenant.finish()
 	poll.Latency.finish()
-	if d := time.Since(t0).Seconds(); d > 0 {
-		poll.AchievedRPS = float64(poll.Latency.N) / d
+	if r.Seconds > 0 {
+		poll.AchievedRPS = float64(poll.Latency.N+int(poll.Errors)) / r.Seconds
 	}
 	return r, urg, poll, <-seqDone, nil
 }

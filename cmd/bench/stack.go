@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,7 @@ import (
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
 	"github.com/entraremediator/remediator/internal/secrets"
+	"github.com/entraremediator/remediator/internal/telemetry"
 	"github.com/entraremediator/remediator/worker"
 )
 
@@ -40,6 +42,7 @@ const (
 	maxRetry          = 12
 	maxIdentities     = 100_000
 	maxBodyBytes      = 16 << 20
+	staleAfter        = 5 * time.Minute
 )
 
 // stack is the whole service, built in this process the way cmd/remediator
@@ -61,10 +64,7 @@ type stack struct {
 	apiKey   string
 	workers  []*runningWorker
 
-	// limits are the Graph budgets of each tenant the budget gate meters
-	// (only with -budget).
-	limits map[string]budget.Limits
-	caPEM  []byte
+	caPEM []byte
 }
 
 // runningWorker is one worker replica with what it owns.
@@ -169,7 +169,7 @@ func dropDatabase(admin, name string) {
 // newStack starts Redis and a database, and opens the setup store. The
 // simulators must be added (addSimulator) before start.
 func newStack(ctx context.Context, cfg config, log *slog.Logger) (*stack, error) {
-	s := &stack{cfg: cfg, log: log, limits: map[string]budget.Limits{}}
+	s := &stack{cfg: cfg, log: log}
 	var err error
 	if s.redis, err = startRedis(); err != nil {
 		return nil, err
@@ -207,7 +207,7 @@ func (s *stack) trust(sim *graphsim.Server) { s.caPEM = append(s.caPEM, sim.CACe
 // register stores a simulator tenant the way the API's POST /v1/tenants
 // would (custom cloud pointing at the simulator, sealed secret).
 func (s *stack) register(ctx context.Context, sim *graphsim.Server, t *graphsim.Tenant, name string,
-	settings remediation.TenantSettings, limits budget.Limits) error {
+	settings remediation.TenantSettings) error {
 	ct, kid, err := s.box.Seal([]byte(t.ClientSecret()))
 	if err != nil {
 		return err
@@ -220,7 +220,6 @@ func (s *stack) register(ctx context.Context, sim *graphsim.Server, t *graphsim.
 	if err := s.setup.CreateTenant(ctx, rt); err != nil {
 		return fmt.Errorf("register tenant %s: %w", name, err)
 	}
-	s.limits[t.ID()] = limits
 	return nil
 }
 
@@ -231,8 +230,13 @@ func (s *stack) start(ctx context.Context) error {
 		return err
 	}
 	s.apiQueue = queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
+	metrics := telemetry.New().WithQueue(s.ropt)
 	s.api = api.New(api.Config{
-		Store: s.apiStore, Dispatcher: s.apiQueue, Box: s.box, APIKey: s.apiKey,
+		RateLimiter:    newRateLimiter(s.rdb, s.cfg.apiRateLimit),
+		Verifier:       graph.NewConnector(graph.Options{Box: s.box, ExtraCAs: s.caPEM, Timeout: graphTimeout}),
+		Metrics:        metrics,
+		MetricsHandler: metrics.Handler(),
+		Store:          s.apiStore, Dispatcher: s.apiQueue, Box: s.box, APIKey: s.apiKey,
 		MaxIdentities: maxIdentities, MaxBodyBytes: maxBodyBytes, Available: available(), Logger: s.log,
 	})
 	if err := s.api.Start("127.0.0.1:0"); err != nil {
@@ -259,9 +263,13 @@ func available() []remediation.Action {
 	return out
 }
 
-// newWorker builds one worker replica as cmd/remediator's runWorker does
-// (own store, queue client, connector and CA pacer); with -budget its
-// Directories are metered by internal/budget.
+// newWorker builds one worker replica as cmd/remediator's runWorker does:
+// its own store pool, queue client and Graph connector, the connector
+// metered by a budget.Gate on the same Redis with the tenant's limits
+// (worker.DefaultLimits: Microsoft's defaults with the tenant's
+// graph_limits). With -budget=false the connector is not metered and the
+// policy flusher paces Conditional Access calls with a worker.CAPacer, as
+// the service did before the budget.
 func (s *stack) newWorker(ctx context.Context) (*runningWorker, error) {
 	rw := &runningWorker{}
 	store, err := history.Open(ctx, s.cfg.dbURL)
@@ -271,37 +279,62 @@ func (s *stack) newWorker(ctx context.Context) (*runningWorker, error) {
 	rw.closers = append(rw.closers, store)
 	q := queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
 	rw.closers = append(rw.closers, q)
-	var dirs remediation.Directories = graph.NewConnector(graph.Options{
-		Box: s.box, ExtraCAs: s.caPEM, Timeout: graphTimeout, Logger: nil,
-	})
-	if s.cfg.budget {
-		rdb := s.ropt.MakeRedisClient().(redis.UniversalClient)
-		rw.closers = append(rw.closers, rdb)
-		gate := budget.NewGate(rdb, budget.Options{})
-		dirs = budget.Wrap(dirs, gate, func(t *remediation.Tenant) budget.Limits { return s.limits[t.ID] }, budget.WrapOptions{})
-	}
-	pacer, err := worker.NewCAPacer(s.ropt, 0)
-	if err != nil {
-		return nil, err
-	}
-	rw.closers = append(rw.closers, pacer)
-	w, err := worker.New(worker.Config{
-		PolicyFlusher:     &actions.PolicyFlusher{Store: store, Pace: pacer.Pace},
+	var dirs remediation.Directories = graph.NewConnector(graph.Options{Box: s.box, ExtraCAs: s.caPEM, Timeout: graphTimeout})
+	flusher := &actions.PolicyFlusher{Store: store}
+	cfg := worker.Config{
 		Redis:             s.ropt,
 		Store:             store,
-		Directories:       dirs,
 		Executors:         actions.All(),
 		Queue:             q,
 		Concurrency:       s.cfg.concurrency,
 		ReconcileInterval: reconcileInterval,
+		StaleAfter:        staleAfter,
 		ShutdownTimeout:   shutdownTimeout,
 		Logger:            s.log,
-	})
+	}
+	if s.cfg.budget {
+		rdb := s.ropt.MakeRedisClient().(redis.UniversalClient)
+		rw.closers = append(rw.closers, rdb)
+		gate := budget.NewGate(rdb, budget.Options{})
+		dirs = budget.Wrap(dirs, gate, worker.DefaultLimits, budget.WrapOptions{
+			OnError: func(err error) { s.log.Warn("graph budget", slog.Any("error", err)) },
+		})
+		cfg.Gate, cfg.Limits = gate, worker.DefaultLimits
+	} else {
+		pacer, err := worker.NewCAPacer(s.ropt, 0)
+		if err != nil {
+			return nil, err
+		}
+		rw.closers = append(rw.closers, pacer)
+		flusher.Pace = pacer.Pace
+	}
+	cfg.Directories, cfg.PolicyFlusher = dirs, flusher
+	w, err := worker.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	rw.w = w
 	return rw, nil
+}
+
+// rateLimiter is cmd/remediator's per-API-key request limit (GCRA in
+// Redis, burst twice the rate).
+type rateLimiter struct {
+	l     *redis_rate.Limiter
+	limit redis_rate.Limit
+}
+
+func newRateLimiter(rdb redis.UniversalClient, perSecond int) *rateLimiter {
+	return &rateLimiter{l: redis_rate.NewLimiter(rdb), limit: redis_rate.Limit{Rate: perSecond, Burst: 2 * perSecond, Period: time.Second}}
+}
+
+// Allow implements api.RateLimiter.
+func (r *rateLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	res, err := r.l.Allow(ctx, "apikey:"+key, r.limit)
+	if err != nil {
+		return true, 0, err
+	}
+	return res.Allowed > 0, res.RetryAfter, nil
 }
 
 // close stops everything the stack started, in reverse order.

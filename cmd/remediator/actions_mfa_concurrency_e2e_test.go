@@ -60,7 +60,7 @@ func TestActionsEnforceMFAConcurrentJobs(t *testing.T) {
 
 	counts := map[string]int{}
 	for _, id := range ids {
-		for st, n := range s.waitJob(id, max(150*time.Second-time.Since(start), time.Second)).Counts {
+		for st, n := range s.waitJob(id, max(120*time.Second-time.Since(start), time.Second)).Counts {
 			counts[st] += n
 		}
 	}

@@ -12,11 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/entraremediator/remediator/api"
 	"github.com/entraremediator/remediator/internal/actions"
+	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/graph"
 	"github.com/entraremediator/remediator/internal/history"
 	"github.com/entraremediator/remediator/internal/queue"
@@ -150,17 +153,32 @@ func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediatio
 	})
 }
 
-// newWorker builds the asynq worker; close the returned closer after it stopped.
-func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *queue.Client, dirs remediation.Directories, log *slog.Logger) (*worker.Worker, io.Closer, error) {
-	pacer, err := worker.NewCAPacer(ropt, 0)
-	if err != nil {
-		return nil, nil, err
+// newWorker builds the asynq worker on dirs metered by one Graph budget
+// gate in Redis (budget.Wrap: every Graph call, Conditional Access ones
+// included, takes the tenant's budgets, so the policy flusher needs no
+// pacer of its own); close the returned closer after it stopped.
+func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, box remediation.SecretBox, q *queue.Client, dirs remediation.Directories, log *slog.Logger) (*worker.Worker, io.Closer, error) {
+	hooks, _ := store.(worker.WebhookStore)
+	rdb, ok := ropt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, nil, fmt.Errorf("redis: %T does not make a go-redis client", ropt)
 	}
+	gate := budget.NewGate(rdb, budget.Options{})
+	// Microsoft's published limits with the tenant's graph_limits settings.
+	limits := worker.DefaultLimits
+	metered := budget.Wrap(dirs, gate, limits, budget.WrapOptions{
+		OnWait: func(name string, d time.Duration) {
+			log.Debug("waiting for the Graph budget", slog.String("budget", name), slog.Duration("wait", d))
+		},
+		OnError: func(err error) { log.Warn("graph budget", slog.Any("error", err)) },
+	})
 	w, err := worker.New(worker.Config{
-		PolicyFlusher:     &actions.PolicyFlusher{Store: store, Pace: pacer.Pace},
+		PolicyFlusher:     &actions.PolicyFlusher{Store: store},
 		Redis:             ropt,
 		Store:             store,
-		Directories:       dirs,
+		Directories:       metered,
+		Gate:              gate,
+		Limits:            limits,
 		Executors:         executors(),
 		Queue:             q,
 		Concurrency:       cfg.WorkerConcurrency,
@@ -168,12 +186,13 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, q *
 		StaleAfter:        cfg.StaleAfter,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		Logger:            log,
+		Webhooks:          worker.WebhookConfig{Store: hooks, Box: box, AllowPrivate: cfg.AllowPrivateWebhooks},
 	})
 	if err != nil {
-		pacer.Close()
+		rdb.Close()
 		return nil, nil, err
 	}
-	return w, pacer, nil
+	return w, rdb, nil
 }
 
 // newConnector builds the Graph connector.

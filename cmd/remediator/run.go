@@ -80,11 +80,11 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w, pacer, err := newWorker(cfg, ropt, store, q, dirs, log)
+	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, log)
 	if err != nil {
 		return err
 	}
-	defer pacer.Close()
+	defer wclose.Close()
 	rdb := ropt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
 	srv := newAPI(cfg, store, q, box, apiExtras{

@@ -74,11 +74,11 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	w, pacer, err := newWorker(cfg, ropt, store, q, dirs, log)
+	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, log)
 	if err != nil {
 		return err
 	}
-	defer pacer.Close()
+	defer wclose.Close()
 	log.Info("worker started", slog.Int("concurrency", cfg.WorkerConcurrency))
 	return w.Run(ctx)
 }

@@ -50,7 +50,7 @@ func (s *Store) CancelJob(ctx context.Context, jobID string) (_ *remediation.Job
 			return err
 		}
 		if running == 0 {
-			if err := finishJob(ctx, tx, jobID, true, now); err != nil {
+			if err := s.finishJob(ctx, tx, jobID, true, now); err != nil {
 				return err
 			}
 		}

@@ -131,13 +131,14 @@ func whereClause(conds []string) string {
 	return " WHERE " + strings.Join(conds, " AND ")
 }
 
-// AdvanceFanout records that items with seq < next were enqueued. The
-// cursor never moves backwards nor beyond the job's total. ENOTFOUND.
+// AdvanceFanout records that items with seq < next were enqueued (and
+// that the job made progress, see StaleItems). The cursor never moves
+// backwards nor beyond the job's total. ENOTFOUND.
 func (s *Store) AdvanceFanout(ctx context.Context, jobID string, next int) (err error) {
 	defer wrap(&err, "history.AdvanceFanout(%s, %d)", jobID, next)
 	res, err := s.db.ExecContext(ctx, `UPDATE jobs
-		SET fanout_next = CASE WHEN total < $2 THEN total ELSE $2 END
-		WHERE id = $1 AND fanout_next < $2`, jobID, next)
+		SET fanout_next = CASE WHEN total < $2 THEN total ELSE $2 END, progress_at = $3
+		WHERE id = $1 AND fanout_next < $2`, jobID, next, micros(s.now()))
 	if err != nil {
 		return err
 	}

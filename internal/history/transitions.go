@@ -39,7 +39,9 @@ func (s *Store) lockJob(ctx context.Context, tx *sql.Tx, jobID string) (*lockedJ
 // first item that runs, records an Outcome when the item enters a terminal
 // status, and completes the job (completed, or canceled when a cancel was
 // requested; finished_at) when no item is left pending, running or
-// retrying. ENOTFOUND for an unknown item, EINVALID for an unknown status.
+// retrying. It also records the webhook deliveries of a failed item and of
+// a finished job (outbox.go). ENOTFOUND for an unknown item, EINVALID for
+// an unknown status.
 func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (item *remediation.Item, done bool, err error) {
 	defer wrap(&err, "history.TransitionItem(%s, %d, %s)", tr.JobID, tr.Seq, tr.To)
 	toCol, ok := countColumn(tr.To)
@@ -86,8 +88,8 @@ func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (
 			return errors.New("item has unknown status " + string(from))
 		}
 		var open int
-		if err := tx.QueryRowContext(ctx, `UPDATE jobs SET `+fromCol+` = `+fromCol+` - 1, `+toCol+` = `+toCol+` + 1
-			WHERE id = $1 RETURNING n_pending + n_running + n_retrying`, tr.JobID).Scan(&open); err != nil {
+		if err := tx.QueryRowContext(ctx, `UPDATE jobs SET `+fromCol+` = `+fromCol+` - 1, `+toCol+` = `+toCol+` + 1,
+			progress_at = $2 WHERE id = $1 RETURNING n_pending + n_running + n_retrying`, tr.JobID, now).Scan(&open); err != nil {
 			return err
 		}
 		if tr.To == remediation.ItemRunning && job.status == remediation.JobQueued {
@@ -101,8 +103,13 @@ func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (
 				return err
 			}
 		}
+		if tr.To == remediation.ItemFailed {
+			if err := s.outboxItemFailed(ctx, tx, job, item, now); err != nil {
+				return err
+			}
+		}
 		if open == 0 && job.status != remediation.JobCompleted && job.status != remediation.JobCanceled {
-			return finishJob(ctx, tx, tr.JobID, job.cancelRequested, now)
+			return s.finishJob(ctx, tx, tr.JobID, job.cancelRequested, now)
 		}
 		return nil
 	})
@@ -113,15 +120,22 @@ func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (
 }
 
 // finishJob marks a job whose items are all terminal completed (canceled
-// when a cancel was requested) and sets finished_at, once.
-func finishJob(ctx context.Context, tx *sql.Tx, jobID string, canceled bool, now int64) error {
+// when a cancel was requested) and sets finished_at, once; that once, it
+// records the job.finished webhook deliveries (outbox.go).
+func (s *Store) finishJob(ctx context.Context, tx *sql.Tx, jobID string, canceled bool, now int64) error {
 	status := remediation.JobCompleted
 	if canceled {
 		status = remediation.JobCanceled
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE jobs SET status = $2, finished_at = $3
-		WHERE id = $1 AND finished_at IS NULL`, jobID, string(status), now)
-	return err
+	var tenantID string
+	err := tx.QueryRowContext(ctx, `UPDATE jobs SET status = $2, finished_at = $3
+		WHERE id = $1 AND finished_at IS NULL RETURNING tenant_id`, jobID, string(status), now).Scan(&tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // finished before
+	} else if err != nil {
+		return err
+	}
+	return s.outboxJobFinished(ctx, tx, jobID, tenantID, now)
 }
 
 // updateItemSQL builds the UPDATE of a transition: status and updated_at

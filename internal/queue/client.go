@@ -127,6 +127,18 @@ func (c *Client) StartFanout(ctx context.Context, jobID string, priority string)
 // concurrent enqueues. Tasks that already exist count as enqueued. It
 // returns the first error, after the enqueues in flight have finished.
 func (c *Client) EnqueueItems(ctx context.Context, jobID string, seqs []int, priority string) error {
+	return c.EnqueueItemsAt(ctx, jobID, seqs, priority, nil)
+}
+
+// EnqueueItemsAt is EnqueueItems with a start time per item: the task of
+// seqs[i] becomes ready at at[i] (asynq.ProcessAt; asynq keeps whole
+// seconds, so up to a second early), or at once when at[i] is zero or
+// past. A nil at enqueues every task at once; otherwise at must be as long
+// as seqs. A task that already exists keeps its own time.
+func (c *Client) EnqueueItemsAt(ctx context.Context, jobID string, seqs []int, priority string, at []time.Time) error {
+	if at != nil && len(at) != len(seqs) {
+		return fmt.Errorf("queue: enqueue items of job %s: %d start times for %d items", jobID, len(at), len(seqs))
+	}
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -148,17 +160,21 @@ func (c *Client) EnqueueItems(ctx context.Context, jobID string, seqs []int, pri
 	}
 	for range min(c.opts.EnqueueConcurrency, len(seqs)) {
 		wg.Go(func() {
-			for seq := range work {
-				if err := c.enqueueItem(ctx, jobID, seq, opts); err != nil {
+			for i := range work {
+				var when time.Time
+				if at != nil {
+					when = at[i]
+				}
+				if err := c.enqueueItem(ctx, jobID, seqs[i], when, opts); err != nil {
 					fail(err)
 				}
 			}
 		})
 	}
 feed:
-	for _, seq := range seqs {
+	for i := range seqs {
 		select {
-		case work <- seq:
+		case work <- i:
 		case <-ctx.Done():
 			break feed
 		}
@@ -171,13 +187,16 @@ feed:
 	return firstErr
 }
 
-func (c *Client) enqueueItem(ctx context.Context, jobID string, seq int, opts []asynq.Option) error {
+func (c *Client) enqueueItem(ctx context.Context, jobID string, seq int, at time.Time, opts []asynq.Option) error {
 	t, err := NewItemTask(jobID, seq)
 	if err != nil {
 		return err
 	}
-	all := make([]asynq.Option, 0, len(opts)+1)
+	all := make([]asynq.Option, 0, len(opts)+2)
 	all = append(append(all, opts...), asynq.TaskID(ItemTaskID(jobID, seq)))
+	if !at.IsZero() {
+		all = append(all, asynq.ProcessAt(at))
+	}
 	_, err = c.c.EnqueueContext(ctx, t, all...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("queue: enqueue item %d of job %s: %w", seq, jobID, err)

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// outcome is a bulk job followed to its end or stopped at a deadline.
+type outcome struct {
+	view    jobView       // the job when it finished (or after the cancel drained)
+	elapsed time.Duration // from t0 to finished_at, or to the deadline
+	stopped bool          // the deadline came first: the job was canceled
+	done    int           // items terminal at the end (or at the deadline)
+	counts  map[string]int
+}
+
+// terminal counts the items in a final status.
+func terminal(c map[string]int) int {
+	return c["succeeded"] + c["failed"] + c["skipped"] + c["canceled"]
+}
+
+// follow polls job id every interval, printing progress every 15 s, until
+// it is finished or deadline after t0 has passed; then it cancels the job
+// and waits (at most 2 min) for it to drain so that it does not disturb
+// what runs next. atEnd runs when the job finished or was stopped (to
+// snapshot the simulator's counters at that moment).
+func follow(ctx context.Context, c *apiClient, out io.Writer, label, id string, t0 time.Time,
+	interval, deadline time.Duration, atEnd func()) (outcome, error) {
+	lastPrint := time.Now()
+	for {
+		j, err := c.job(ctx, id)
+		if err != nil {
+			return outcome{}, err
+		}
+		if j.done() {
+			atEnd()
+			end := time.Now()
+			if j.FinishedAt != nil && j.FinishedAt.Before(end) {
+				end = *j.FinishedAt
+			}
+			return outcome{view: j, elapsed: end.Sub(t0), done: terminal(j.Counts), counts: nonZero(j.Counts)}, nil
+		}
+		if time.Since(t0) >= deadline {
+			atEnd()
+			o := outcome{elapsed: time.Since(t0), stopped: true, done: terminal(j.Counts), counts: nonZero(j.Counts)}
+			fmt.Fprintf(out, "           %s: deadline %s reached at %d/%d items: canceling the job\n", label, deadline, o.done, j.Total)
+			if err := c.cancel(ctx, id); err != nil {
+				return o, err
+			}
+			o.view, err = c.wait(ctx, id, 500*time.Millisecond, 2*time.Minute)
+			return o, err
+		}
+		if time.Since(lastPrint) >= 15*time.Second {
+			lastPrint = time.Now()
+			fmt.Fprintf(out, "           %s: %d/%d items done after %.0f s\n", label, terminal(j.Counts), j.Total, time.Since(t0).Seconds())
+		}
+		select {
+		case <-ctx.Done():
+			return outcome{}, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// pgWaits samples, every second, what the sessions of the bench database
+// are doing (pg_stat_activity: state and wait event) until stop is called,
+// and returns the average number of sessions per state, most first.
+func pgWaits(ctx context.Context, dbURL, dbName string) (stop func() []pgWait) {
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		mu      sync.Mutex
+		sums    = map[string]int{}
+		samples int
+		wg      sync.WaitGroup
+	)
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		cancel()
+		return func() []pgWait { return nil }
+	}
+	wg.Go(func() {
+		defer db.Close()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			rows, err := db.QueryContext(ctx, `SELECT state || ' / ' || coalesce(wait_event_type || ':' || wait_event, 'on CPU'),
+				count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state <> 'idle' GROUP BY 1`, dbName)
+			if err == nil {
+				mu.Lock()
+				for rows.Next() {
+					var k string
+					var n int
+					if rows.Scan(&k, &n) == nil {
+						sums[k] += n
+					}
+				}
+				samples++
+				mu.Unlock()
+				rows.Close()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() []pgWait {
+		cancel()
+		wg.Wait()
+		var out []pgWait
+		for k, v := range sums {
+			out = append(out, pgWait{State: k, Sessions: float64(v) / float64(max(samples, 1))})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Sessions > out[j].Sessions })
+		return out[:min(len(out), 6)]
+	}
+}
+
+// pgWait is the average number of sessions in one state.
+type pgWait struct {
+	State    string  `json:"state"`
+	Sessions float64 `json:"avg_sessions"`
+}
+
+// cpuSeconds is the user+system CPU time of this process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+// loadAvg is the first field of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
