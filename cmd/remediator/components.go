@@ -157,8 +157,8 @@ func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediatio
 // gate in Redis (budget.Wrap: every Graph call, Conditional Access ones
 // included, takes the tenant's budgets, so the policy flusher needs no
 // pacer of its own); close the returned closer after it stopped.
-func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, box remediation.SecretBox, q *queue.Client, dirs remediation.Directories, log *slog.Logger) (*worker.Worker, io.Closer, error) {
-	hooks, _ := store.(worker.WebhookStore)
+func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box remediation.SecretBox, q *queue.Client, dirs remediation.Directories, m *telemetry.Metrics, log *slog.Logger) (*worker.Worker, io.Closer, error) {
+	var hooks worker.WebhookStore = store
 	rdb, ok := ropt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
 		return nil, nil, fmt.Errorf("redis: %T does not make a go-redis client", ropt)
@@ -168,14 +168,16 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store remediation.Store, box
 	limits := worker.DefaultLimits
 	metered := budget.Wrap(dirs, gate, limits, budget.WrapOptions{
 		OnWait: func(name string, d time.Duration) {
+			m.ObserveBudgetWait(name, d)
 			log.Debug("waiting for the Graph budget", slog.String("budget", name), slog.Duration("wait", d))
 		},
 		OnError: func(err error) { log.Warn("graph budget", slog.Any("error", err)) },
 	})
+	ms := meteredStore{Store: store, m: m}
 	w, err := worker.New(worker.Config{
-		PolicyFlusher:     &actions.PolicyFlusher{Store: store},
+		PolicyFlusher:     &actions.PolicyFlusher{Store: ms},
 		Redis:             ropt,
-		Store:             store,
+		Store:             ms,
 		Directories:       metered,
 		Gate:              gate,
 		Limits:            limits,

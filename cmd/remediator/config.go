@@ -27,6 +27,7 @@ type Config struct {
 	MaxBodyBytes         int64
 	WorkerConcurrency    int
 	MaxRetry             int
+	MetricsAddr          string
 	APIRateLimit         int
 	AllowPrivateWebhooks bool
 	GraphTimeout         time.Duration
@@ -63,6 +64,13 @@ var envVars = []envVar{
 	{"REMEDIATOR_WORKER_CONCURRENCY", "50", "Tasks a worker process runs at once.", false, func(c *Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_API_RATE_LIMIT", "100", "Requests per second per API key (burst twice that), shared by all API replicas through Redis.", false, func(c *Config, v string) (err error) { c.APIRateLimit, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_ALLOW_PRIVATE_WEBHOOKS", "false", "Allow webhook URLs on loopback, link-local or private addresses (tests, lab setups).", false, func(c *Config, v string) (err error) { c.AllowPrivateWebhooks, err = strconv.ParseBool(v); return }},
+	{"REMEDIATOR_METRICS_ADDR", ":9090", "Where a `worker` process serves /metrics (`off` disables it). The API serves /metrics on its own address.", false, func(c *Config, v string) error {
+		if v == "off" {
+			v = ""
+		}
+		c.MetricsAddr = v
+		return nil
+	}},
 	{"REMEDIATOR_MAX_RETRY", "12", "Retries of a retryable Graph failure before the item fails.", false, func(c *Config, v string) (err error) { c.MaxRetry, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_GRAPH_TIMEOUT", "30s", "Time-out of one Graph call.", false, func(c *Config, v string) (err error) { c.GraphTimeout, err = time.ParseDuration(v); return }},
 	{"REMEDIATOR_SHUTDOWN_TIMEOUT", "25s", "How long a stopping process waits for in-flight requests and tasks.", false, func(c *Config, v string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(v); return }},

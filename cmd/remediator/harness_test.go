@@ -115,6 +115,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		"REMEDIATOR_LOG_LEVEL":              "debug",
 		"REMEDIATOR_RECONCILE_INTERVAL":     "1s",
 		"REMEDIATOR_DATA_DIR":               t.TempDir(),
+		"REMEDIATOR_METRICS_ADDR":           "127.0.0.1:0",
 	}
 	for k, v := range o.env {
 		s.env[k] = v

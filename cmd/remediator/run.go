@@ -74,13 +74,14 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 
+	metrics := telemetry.New().WithQueue(ropt)
 	q := newQueue(cfg, ropt)
 	defer q.Close()
 	dirs, err := newConnector(cfg, box, nil, sim.CACertPEM(), log)
 	if err != nil {
 		return err
 	}
-	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, log)
+	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 	srv := newAPI(cfg, store, q, box, apiExtras{
 		limiter:  newRedisRateLimiter(rdb, cfg.APIRateLimit),
 		verifier: dirs,
-		metrics:  telemetry.New().WithQueue(ropt),
+		metrics:  metrics,
 	}, log)
 	if err := srv.Start(cfg.HTTPAddr); err != nil {
 		return err

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -74,7 +77,13 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, log)
+	metrics := telemetry.New()
+	stopMetrics, err := serveMetrics(cfg.MetricsAddr, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -94,4 +103,25 @@ func shutdownAPI(srv shutdowner, cfg Config) error {
 		return fmt.Errorf("api shutdown: %w", err)
 	}
 	return nil
+}
+
+// serveMetrics serves /metrics of a worker process on addr ("" = off).
+func serveMetrics(addr string, m *telemetry.Metrics, log *slog.Logger) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server stopped", slog.Any("error", err))
+		}
+	}()
+	log.Info("worker metrics listening", slog.String("addr", ln.Addr().String()))
+	return func() { srv.Close() }, nil
 }
