@@ -95,11 +95,12 @@ func unauthorized(c echo.Context) error {
 // the request context. The bootstrap key is compared in constant time
 // (both sides hashed first, so that its length does not leak either);
 // stored keys are found by the SHA-256 of their secret. Every request
-// needs it but the probes, unknown routes included.
+// needs it but the probes and /openapi.yaml, unknown routes included.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	bootstrap := sha256.Sum256([]byte(s.cfg.APIKey))
 	return func(c echo.Context) error {
-		if p := c.Request().URL.Path; p == pathHealthz || p == pathReadyz || (p == pathMetrics && s.cfg.MetricsHandler != nil) {
+		if p := c.Request().URL.Path; p == pathHealthz || p == pathReadyz || p == pathOpenAPI ||
+			(p == pathMetrics && s.cfg.MetricsHandler != nil) {
 			return next(c)
 		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)

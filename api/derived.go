@@ -66,9 +66,16 @@ func (s *Server) handleRemediationUndo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	job := s.derivedJob(c, src, reason, actor, key, hash, src.Counts[remediation.ItemSucceeded])
+	// Per-target actions can change some targets of an item that failed on
+	// another (one group removed, a dynamic one refused): undo those too.
+	// Their undo reads the saved prior state and skips items without one.
+	statuses, n := []remediation.ItemStatus{remediation.ItemSucceeded}, src.Counts[remediation.ItemSucceeded]
+	if src.Action == remediation.ActionRemoveGroupMemberships || src.Action == remediation.ActionRemoveRoleAssignments {
+		statuses, n = append(statuses, remediation.ItemFailed), n+src.Counts[remediation.ItemFailed]
+	}
+	job := s.derivedJob(c, src, reason, actor, key, hash, n)
 	job.UndoOf, job.DryRun = src.ID, req.DryRun
-	return s.createDerived(c, job, src, remediation.ItemSucceeded, "nothing to undo")
+	return s.createDerived(c, job, src, statuses, "nothing to undo")
 }
 
 // handleRemediationRetry creates a job (RetryOf) that tries the failed
@@ -106,7 +113,7 @@ func (s *Server) handleRemediationRetry(c echo.Context) error {
 	job := s.derivedJob(c, src, reason, actor, key, hash, src.Counts[remediation.ItemFailed])
 	job.RetryOf, job.UndoOf, job.DryRun = src.ID, src.UndoOf, src.DryRun
 	job.ConfirmAdminTargets = src.ConfirmAdminTargets
-	return s.createDerived(c, job, src, remediation.ItemFailed, "nothing to retry")
+	return s.createDerived(c, job, src, []remediation.ItemStatus{remediation.ItemFailed}, "nothing to retry")
 }
 
 // derivedJob returns the job to create from src, for n items.
@@ -135,8 +142,9 @@ func (s *Server) derivedJob(c echo.Context, src *remediation.Job, reason, actor,
 // createDerived stores job with one item per item of src in status st,
 // then answers as for a new remediation. Nothing is stored when no item
 // qualifies (422, nothing is the reason).
-func (s *Server) createDerived(c echo.Context, job *remediation.Job, src *remediation.Job, st remediation.ItemStatus, nothing string) error {
-	stored, err := s.cfg.Store.CreateDerivedJob(c.Request().Context(), job, src.ID, []remediation.ItemStatus{st})
+func (s *Server) createDerived(c echo.Context, job *remediation.Job, src *remediation.Job, sts []remediation.ItemStatus, nothing string) error {
+	st := sts[0]
+	stored, err := s.cfg.Store.CreateDerivedJob(c.Request().Context(), job, src.ID, sts)
 	switch remediation.ErrorCode(err) {
 	case "":
 	case remediation.EUNPROCESSABLE:

@@ -99,12 +99,8 @@ func (s *Server) handleRemediationEvents(c echo.Context) error {
 	h.Set(echo.HeaderCacheControl, "no-cache")
 	h.Set("X-Accel-Buffering", "no") // reverse proxies: do not buffer
 	es.w.WriteHeader(http.StatusOK)
-	// The server's ReadTimeout would cancel the request context of a long
-	// stream (its background read fails); its WriteTimeout would cut it:
-	// no read deadline, and a write deadline per event instead.
-	if err := es.rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return es.end(ctx, "clear the read deadline", err)
-	}
+	// The server's WriteTimeout would cut a long stream: each event gets
+	// its own write deadline instead (write).
 	if err := es.progress(j); err != nil {
 		return es.end(ctx, "send", err)
 	}

@@ -195,6 +195,7 @@ func (e *env) do(r req) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(w, hr)
 	e.bodies = append(e.bodies, w.Body.String())
+	checkAnswer(e.t, hr, w)
 	return w
 }
 

@@ -62,6 +62,10 @@ func routeCases() []routeCase {
 		{method: "GET", route: "/v1/remediations", role: V, setup: fixed("/v1/remediations", nil), ok: 200, listed: "remediations"},
 		{method: "GET", route: "/v1/remediations/:id", role: V, ofTenantA: true, ok: 200,
 			setup: func(e *env) (string, any) { return "/v1/remediations/" + submitted(e), nil }},
+		{method: "GET", route: "/v1/remediations/:id/events", role: V, ofTenantA: true, ok: 200, // a finished job: the stream ends
+			setup: func(e *env) (string, any) {
+				return "/v1/remediations/" + e.finished("disable_user", remediation.ItemSucceeded).ID + "/events", nil
+			}},
 		{method: "GET", route: "/v1/remediations/:id/items", role: V, ofTenantA: true, ok: 200,
 			setup: func(e *env) (string, any) { return "/v1/remediations/" + submitted(e) + "/items", nil }},
 		{method: "GET", route: "/v1/remediations/:id/items/:identity", role: V, ofTenantA: true, ok: 200,

@@ -105,11 +105,13 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// Paths of the probes, the only routes without authentication.
+// Paths of the probes and of the API description, the only routes without
+// authentication.
 const (
 	pathHealthz = "/healthz"
 	pathReadyz  = "/readyz"
 	pathMetrics = "/metrics"
+	pathOpenAPI = "/openapi.yaml"
 )
 
 // limitBody refuses bodies over MaxBodyBytes: at once when Content-Length

@@ -4,8 +4,11 @@
 // (remediation.Store) and hands them to the queue (remediation.Dispatcher);
 // it never waits for the per-identity work, except for a small dry run (at
 // most 100 identities), whose preview it waits for up to Config.DryRunWait
-// so that it can answer with the items (dryrun.go). Every route lives under /v1 and
-// needs "Authorization: Bearer <api key>", except /healthz and /readyz.
+// so that it can answer with the items (dryrun.go). A job's progress is
+// also streamed as Server-Sent Events (events.go). Every route lives under
+// /v1 and needs "Authorization: Bearer <api key>", except /healthz,
+// /readyz, /metrics and /openapi.yaml, the OpenAPI 3 description of the
+// whole API (openapi.yaml, kept exact by openapi_test.go).
 //
 // Paths, JSON field names and status words are a contract with the portal.
 // Every error answer has the body {"error":{"code","message","details"}},
@@ -113,6 +116,10 @@ type Server struct {
 	available map[remediation.Action]bool
 	access    remediation.AccessStore // nil when none is configured
 	touched   touchThrottle
+	// streamsDone is closed when the HTTP server shuts down: event streams
+	// end, so that Shutdown does not wait for them (events.go).
+	streamsDone chan struct{}
+	endStreams  sync.Once
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -157,6 +164,8 @@ func New(cfg Config) *Server {
 		log:       cfg.Logger,
 		available: make(map[remediation.Action]bool, len(cfg.Available)),
 		access:    cfg.Access,
+
+		streamsDone: make(chan struct{}),
 	}
 	if s.access == nil {
 		s.log.Warn("api: no access store: only the bootstrap key authenticates; keys, audit and webhooks are off")
@@ -193,6 +202,8 @@ func (s *Server) newEcho() *echo.Echo {
 	if s.cfg.MetricsHandler != nil {
 		e.GET(pathMetrics, echo.WrapHandler(s.cfg.MetricsHandler))
 	}
+	// The OpenAPI description of this API (openapi.go); no authentication.
+	e.GET(pathOpenAPI, s.handleOpenAPI)
 
 	// Portal and operators; bearer API key with the role each route needs.
 	v1 := e.Group("/v1")
@@ -227,6 +238,7 @@ func (s *Server) routes() []route {
 		{post, "/tenants/:tenant_id/remediations", needOperator, s.handleRemediationCreate},
 		{get, "/remediations", needViewer, s.handleRemediationList},
 		{get, "/remediations/:id", needViewer, s.handleRemediationGet},
+		{get, "/remediations/:id/events", needViewer, s.handleRemediationEvents},
 		{post, "/remediations/:id/undo", needOperatorAudited, s.handleRemediationUndo},
 		{post, "/remediations/:id/retry", needOperatorAudited, s.handleRemediationRetry},
 		{post, "/remediations/:id/cancel", needOperatorAudited, s.handleRemediationCancel},
@@ -266,6 +278,7 @@ func (s *Server) Start(addr string) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { s.endStreams.Do(func() { close(s.streamsDone) }) })
 	s.httpSrv, s.listener, s.serveErr = srv, l, make(chan error, 1)
 	go func() {
 		err := srv.Serve(l)

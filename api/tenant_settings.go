@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -32,6 +33,9 @@ type tenantResponse struct {
 	ProtectedIdentities []string `json:"protected_identities"`
 	MFAPolicyState      string   `json:"mfa_policy_state"`
 	MFATargeting        string   `json:"mfa_targeting"`
+	// GraphLimits are the tenant's quota overrides (null: Microsoft's
+	// published limits).
+	GraphLimits *remediation.GraphLimits `json:"graph_limits"`
 
 	MFAPolicyID                  *string `json:"mfa_policy_id"`
 	PhishingResistantMFAPolicyID *string `json:"phishing_resistant_mfa_policy_id"`
@@ -51,6 +55,7 @@ func toTenantResponse(t *remediation.Tenant) tenantResponse {
 		GraphEndpoint: t.GraphEndpoint, AuthorityHost: t.AuthorityHost,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		ProtectedIdentities: st.ProtectedIdentities, MFAPolicyState: st.MFAPolicyState, MFATargeting: st.MFATargeting,
+		GraphLimits: st.GraphLimits,
 		MFAPolicyID: nullIfBlank(mfa.PolicyID), PhishingResistantMFAPolicyID: nullIfBlank(phr.PolicyID),
 		MFAGroupID: mfa.GroupID, PhishingResistantMFAGroupID: phr.GroupID,
 		Settings: st,
@@ -63,6 +68,9 @@ type tenantSettingsRequest struct {
 	ProtectedIdentities json.RawMessage `json:"protected_identities"`
 	MFAPolicyState      json.RawMessage `json:"mfa_policy_state"`
 	MFATargeting        json.RawMessage `json:"mfa_targeting"`
+	// GraphLimits overrides the tenant's Graph quotas; null restores
+	// Microsoft's published defaults.
+	GraphLimits json.RawMessage `json:"graph_limits"`
 }
 
 // handleTenantUpdate changes a tenant's settings: the fields given replace
@@ -101,9 +109,9 @@ func (s *Server) handleTenantUpdate(c echo.Context) error {
 
 // validateSettings checks req and returns the change it asks for.
 func validateSettings(req *tenantSettingsRequest) (func(remediation.TenantSettings) remediation.TenantSettings, error) {
-	if req.ProtectedIdentities == nil && req.MFAPolicyState == nil && req.MFATargeting == nil {
-		return nil, invalid(map[string]any{"fields": []string{"protected_identities", "mfa_policy_state", "mfa_targeting"}},
-			"Nothing to change: give protected_identities, mfa_policy_state or mfa_targeting.")
+	if req.ProtectedIdentities == nil && req.MFAPolicyState == nil && req.MFATargeting == nil && req.GraphLimits == nil {
+		return nil, invalid(map[string]any{"fields": []string{"protected_identities", "mfa_policy_state", "mfa_targeting", "graph_limits"}},
+			"Nothing to change: give protected_identities, mfa_policy_state, mfa_targeting or graph_limits.")
 	}
 	var fe fieldErrors
 	var protected []string
@@ -115,6 +123,17 @@ func validateSettings(req *tenantSettingsRequest) (func(remediation.TenantSettin
 	}
 	state := checkEnum(&fe, "mfa_policy_state", req.MFAPolicyState, remediation.MFAPolicyEnabled, remediation.MFAPolicyReportOnly)
 	targeting := checkEnum(&fe, "mfa_targeting", req.MFATargeting, remediation.MFATargetUsers, remediation.MFATargetGroup)
+	var limits *remediation.GraphLimits
+	if req.GraphLimits != nil && !isJSONNull(req.GraphLimits) {
+		limits = new(remediation.GraphLimits)
+		dec := json.NewDecoder(bytes.NewReader(req.GraphLimits))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(limits); err != nil {
+			fe.add("graph_limits", "must be an object with resource_units, resource_units_window_s, writes, writes_window_s, tenant_writes, tenant_writes_window_s, ca_requests_per_s (numbers)")
+		} else if err := limits.Validate(); err != nil {
+			fe.add("graph_limits", remediation.ErrorMessage(err))
+		}
+	}
 	if err := fe.err(); err != nil {
 		return nil, err
 	}
@@ -127,6 +146,9 @@ func validateSettings(req *tenantSettingsRequest) (func(remediation.TenantSettin
 		}
 		if targeting != "" {
 			st.MFATargeting = targeting
+		}
+		if req.GraphLimits != nil {
+			st.GraphLimits = limits
 		}
 		return st
 	}, nil

@@ -67,7 +67,9 @@ func TestWebhookCRUD(t *testing.T) {
 	// Deliveries, newest first; a webhook seen through another tenant does not exist.
 	for _, id := range []string{"d1", "d2"} {
 		if err := e.store.EnqueueDelivery(context.Background(), &remediation.WebhookDelivery{ID: id, WebhookID: h.ID,
-			Event: remediation.EventJobFinished, Payload: []byte(`{"job_id":"j"}`)}); err != nil {
+			Event: remediation.EventJobFinished, Payload: []byte(`{"event":"job.finished","job":{"id":"j","tenant_id":"` + tenantA +
+				`","action":"disable_user","status":"completed","total":1,"counts":{"succeeded":1},"reason":"r","actor":"",` +
+				`"requested_by":"k","created_at":"2025-01-31T12:00:00Z","finished_at":null,"dry_run":false}}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entraremediator/remediator/internal/actions"
 	"github.com/entraremediator/remediator/internal/graphsim"
 )
 
@@ -18,14 +17,13 @@ import (
 // limit far above the product's cap: one policy, no user lost or written
 // twice, few Conditional Access writes.
 //
-// The product caps one policy's includeUsers at
-// actions.DefaultMaxPolicyUsers (1,000; beyond that it fails the adds with
-// policy_full and recommends mfa_targeting=group), so the policy holds
-// min(5,000, cap) users and every other item fails with policy_full.
+// The product caps one policy's includeUsers (REMEDIATOR_MAX_POLICY_USERS,
+// default 1,000; beyond it adds fail with policy_full); this test raises
+// the cap to 5,000 so that all users fit.
 func TestActionsEnforceMFAConcurrentJobs(t *testing.T) {
 	const jobs, per = 50, 100
 	s := newStackWith(t, stackOptions{workers: 2, caLimit: true,
-		env: map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "16"}})
+		env: map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "16", "REMEDIATOR_MAX_POLICY_USERS": "5000"}})
 	tn := s.registerTenant(graphsim.TenantSpec{CAPolicyMaxBytes: 4 << 20})
 	users := addMembers(tn, "c", jobs*per)
 	start := time.Now()
@@ -70,7 +68,7 @@ func TestActionsEnforceMFAConcurrentJobs(t *testing.T) {
 		jobs*per, jobs, elapsed.Round(time.Millisecond), st.CAWrites, st.CARequests, st.CAThrottled)
 
 	pol := onlyPolicy(t, tn)
-	want := min(jobs*per, actions.DefaultMaxPolicyUsers)
+	want := jobs * per
 	if counts["succeeded"] != want || counts["failed"] != jobs*per-want || counts["succeeded"]+counts["failed"] != jobs*per {
 		t.Errorf("item counts %v, want %d succeeded and %d failed (policy_full)", counts, want, jobs*per-want)
 	}

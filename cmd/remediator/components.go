@@ -175,7 +175,7 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box re
 	})
 	ms := meteredStore{Store: store, m: m}
 	w, err := worker.New(worker.Config{
-		PolicyFlusher:     &actions.PolicyFlusher{Store: ms},
+		PolicyFlusher:     &actions.PolicyFlusher{Store: ms, MaxPolicyUsers: cfg.MaxPolicyUsers},
 		Redis:             ropt,
 		Store:             ms,
 		Directories:       metered,

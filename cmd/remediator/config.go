@@ -27,6 +27,7 @@ type Config struct {
 	MaxBodyBytes         int64
 	WorkerConcurrency    int
 	MaxRetry             int
+	MaxPolicyUsers       int
 	MetricsAddr          string
 	APIRateLimit         int
 	AllowPrivateWebhooks bool
@@ -71,6 +72,7 @@ var envVars = []envVar{
 		c.MetricsAddr = v
 		return nil
 	}},
+	{"REMEDIATOR_MAX_POLICY_USERS", "1000", "Most user ids put in one managed Conditional Access policy (mfa_targeting=users); beyond it adds fail with policy_full (Graph also refuses a too-large policy: the product then halves the batch). Use mfa_targeting=group for more.", false, func(c *Config, v string) (err error) { c.MaxPolicyUsers, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_MAX_RETRY", "12", "Retries of a retryable Graph failure before the item fails.", false, func(c *Config, v string) (err error) { c.MaxRetry, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_GRAPH_TIMEOUT", "30s", "Time-out of one Graph call.", false, func(c *Config, v string) (err error) { c.GraphTimeout, err = time.ParseDuration(v); return }},
 	{"REMEDIATOR_SHUTDOWN_TIMEOUT", "25s", "How long a stopping process waits for in-flight requests and tasks.", false, func(c *Config, v string) (err error) { c.ShutdownTimeout, err = time.ParseDuration(v); return }},

@@ -15,6 +15,7 @@ import (
 	"github.com/entraremediator/remediator/internal/graphsim"
 	"github.com/entraremediator/remediator/internal/history"
 	"github.com/entraremediator/remediator/internal/queue"
+	"github.com/entraremediator/remediator/internal/remediation"
 	"github.com/entraremediator/remediator/internal/testenv"
 )
 
@@ -66,6 +67,22 @@ func (s *stack) openHistory() *history.Store {
 	return st
 }
 
+// unthrottled registers a simulator tenant whose graph_limits no call
+// reaches (the simulator does not throttle either), so that a fault test
+// runs at the speed of the machine rather than of Graph's write quota.
+func (s *stack) unthrottled() *graphsim.Tenant {
+	s.t.Helper()
+	tn := s.registerTenant(graphsim.TenantSpec{})
+	const n = 10_000_000
+	limits := &remediation.GraphLimits{ResourceUnits: n, ResourceUnitsWindowS: 1, Writes: n, WritesWindowS: 1,
+		TenantWrites: n, TenantWritesWindowS: 1}
+	if _, err := s.openHistory().UpdateTenantSettings(context.Background(), tn.ID(),
+		remediation.TenantSettings{GraphLimits: limits, MFAPolicyState: remediation.MFAPolicyEnabled}); err != nil {
+		s.t.Fatal(err)
+	}
+	return tn
+}
+
 // assertAllDisabled checks that every item reports its own write
 // ("disabled", not "already disabled": a retry after a write whose
 // outcome was not recorded finds the prior state it saved first).
@@ -89,39 +106,76 @@ func (s *stack) assertAllDisabled(jobID string) map[string]itemView {
 
 // 6. PostgreSQL is down for 30 s while workers run a 500-identity job:
 // store errors are retried (not counted), no outcome is lost, no write
-// repeated, no item left running; the job completes once it is back.
+// repeated (a write whose outcome the store missed is recognised by the
+// prior state saved before it), no item left running; the job completes
+// once the store is back.
 func TestFaultPostgresDown(t *testing.T) {
 	t.Parallel()
 	pg := testenv.NewPostgresServer(t)
 	s := newStackWith(t, stackOptions{workers: 1, databaseURL: pg.URL(), simLatency: 20 * time.Millisecond,
 		env: map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "8", "REMEDIATOR_STALE_AFTER": "10s"}})
-	tn := s.registerTenant(graphsim.TenantSpec{})
+	tn := s.unthrottled()
 	ids := addMembers(tn, "p", 500)
+	// Three users' PATCHes are slow: the store goes down while they are
+	// in flight, after their prior state was saved, so the write lands
+	// but its outcome cannot be recorded.
+	const slowFrom, slowTo = 100, 103
+	for _, id := range ids[slowFrom:slowTo] {
+		s.sim.InjectFault(graphsim.FaultSpec{TenantID: tn.ID(), Operation: "PATCH /users/{id}", UserID: id,
+			Latency: 8 * time.Second, Times: 1})
+	}
+	st := s.openHistory()
 	job := s.submit(tn.ID(), "disable_user", ids)
-	s.waitCount(job.ID, "succeeded", 100, 60*time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	for seq := slowFrom; seq < slowTo; {
+		it, err := st.GetItemBySeq(context.Background(), job.ID, seq)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case it.Status == remediation.ItemRunning && len(it.PriorState) > 0:
+			seq++ // its PATCH is in flight
+			continue
+		case it.Status.Terminal():
+			t.Fatalf("slow item %d is already %s", seq, it.Status)
+		case time.Now().After(deadline):
+			t.Fatalf("slow item %d never reached its PATCH: %+v", seq, it)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	pg.Stop()
 	time.Sleep(30 * time.Second) // the outage itself
 	pg.Start()
 	final := s.waitJob(job.ID, 3*time.Minute)
 	s.assertDisabledOnce(tn, final, ids)
-	s.assertAllDisabled(job.ID)
+	items := s.assertAllDisabled(job.ID)
+	for _, id := range ids[slowFrom:slowTo] {
+		if it := items[id]; it.Attempts < 2 {
+			t.Errorf("slow item %s: %d attempts, want its outcome recorded by a later attempt", id, it.Attempts)
+		}
+	}
 }
 
-// 7. The worker fanning out a 20,000-identity job is SIGKILLed in the
+// 7. The worker fanning out a 10,000-identity job is SIGKILLed in the
 // middle of its fan-out; another worker resumes it (the reconciler
 // resumes a fan-out whose cursor stands still, without waiting for asynq
 // to hand the dead worker's task back): every identity is run once.
 func TestFaultFanoutKilled(t *testing.T) {
 	t.Parallel()
-	const n = 20_000
-	s := newStackWith(t, stackOptions{env: map[string]string{"REMEDIATOR_STALE_AFTER": "3s"}})
-	tn := s.registerTenant(graphsim.TenantSpec{})
+	const n = 10_000
+	// Info logs and no admin-role reads (confirm_admin_targets) keep the
+	// many items cheap on a shared machine.
+	s := newStackWith(t, stackOptions{env: map[string]string{"REMEDIATOR_STALE_AFTER": "3s", "REMEDIATOR_LOG_LEVEL": "info"}})
+	tn := s.unthrottled()
 	ids := addMembers(tn, "f", n)
 	st := s.openHistory()
 	insp := s.inspector()
 	// Two task slots: the fan-out takes one, items the other.
 	w1 := s.startProcWith("worker", map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "2"})
-	job := s.submit(tn.ID(), "disable_user", ids)
+	var job jobView
+	if code := s.do("POST", "/v1/tenants/"+tn.ID()+"/remediations", map[string]any{"action": "disable_user",
+		"identities": ids, "reason": "fault test", "confirm_admin_targets": true}, nil, &job); code != 202 {
+		t.Fatalf("submit: %d %+v", code, job)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		info, err := insp.GetQueueInfo(queue.QueueBulk)
@@ -169,7 +223,7 @@ func TestFaultRedisFlushAll(t *testing.T) {
 	t.Parallel()
 	s := newStackWith(t, stackOptions{workers: 1, simLatency: 10 * time.Millisecond,
 		env: map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "8", "REMEDIATOR_STALE_AFTER": "2s"}})
-	tn := s.registerTenant(graphsim.TenantSpec{})
+	tn := s.unthrottled()
 	ids := addMembers(tn, "x", 1000)
 	job := s.submit(tn.ID(), "disable_user", ids)
 	s.waitCount(job.ID, "succeeded", 100, 60*time.Second)
@@ -195,7 +249,7 @@ func TestFaultGracefulShutdown(t *testing.T) {
 	const shutdown = 3 * time.Second
 	s := newStackWith(t, stackOptions{simLatency: 10 * time.Millisecond, env: map[string]string{
 		"REMEDIATOR_WORKER_CONCURRENCY": "8", "REMEDIATOR_SHUTDOWN_TIMEOUT": shutdown.String()}})
-	tn := s.registerTenant(graphsim.TenantSpec{})
+	tn := s.unthrottled()
 	ids := addMembers(tn, "g", 2000)
 	slow := ids[:2]
 	for _, id := range slow {

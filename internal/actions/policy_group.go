@@ -38,12 +38,13 @@ func (fl *flush) viaGroup(ctx context.Context) error {
 		}
 	case pol != nil:
 		excl := fl.excludes(pol.ExcludeUsers)
-		if !containsID(pol.IncludeGroups, g.ID) || len(excl) != len(pol.ExcludeUsers) {
+		state := fl.stateChange(pol)
+		if !containsID(pol.IncludeGroups, g.ID) || len(excl) != len(pol.ExcludeUsers) || state != "" {
 			if err := fl.pace(ctx); err != nil {
 				return err
 			}
 			err := fl.dir.UpdateCAPolicyUsers(ctx, pol.ID, remediation.CAPolicy{IncludeUsers: pol.IncludeUsers,
-				ExcludeUsers: excl, IncludeGroups: appendID(pol.IncludeGroups, g.ID), ExcludeGroups: pol.ExcludeGroups})
+				ExcludeUsers: excl, IncludeGroups: appendID(pol.IncludeGroups, g.ID), ExcludeGroups: pol.ExcludeGroups, State: state})
 			if err != nil {
 				return err
 			}

@@ -48,3 +48,13 @@ func caState(s remediation.TenantSettings) string {
 func groupTargeting(s remediation.TenantSettings) bool {
 	return s.WithDefaults().MFATargeting == remediation.MFATargetGroup
 }
+
+// stateChange returns the state the policy must be set to when the
+// tenant's mfa_policy_state no longer matches it (report-only first, then
+// enabled, is the usual rollout), or "" when it matches.
+func (fl *flush) stateChange(pol *remediation.CAPolicy) string {
+	if want := caState(fl.settings); pol.State != "" && pol.State != want {
+		return want
+	}
+	return ""
+}

@@ -129,7 +129,8 @@ func (fl *flush) viaUsers(ctx context.Context) error {
 		return fl.commit(up, true, false, func(include []string) error { return fl.createPolicy(ctx, include, nil) })
 	}
 	excl := fl.excludes(pol.ExcludeUsers)
-	otherChanges := up.removed > 0 || len(excl) != len(pol.ExcludeUsers)
+	state := fl.stateChange(pol)
+	otherChanges := up.removed > 0 || len(excl) != len(pol.ExcludeUsers) || state != ""
 	if len(up.adds) == 0 && !otherChanges {
 		return nil
 	}
@@ -138,7 +139,7 @@ func (fl *flush) viaUsers(ctx context.Context) error {
 			return err
 		}
 		return fl.dir.UpdateCAPolicyUsers(ctx, pol.ID, remediation.CAPolicy{IncludeUsers: include, ExcludeUsers: excl,
-			IncludeGroups: pol.IncludeGroups, ExcludeGroups: pol.ExcludeGroups})
+			IncludeGroups: pol.IncludeGroups, ExcludeGroups: pol.ExcludeGroups, State: state})
 	})
 }
 

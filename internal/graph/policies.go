@@ -107,6 +107,15 @@ func (d *directory) UpdateCAPolicyUsers(ctx context.Context, id string, p remedi
 	conditions := models.NewConditionalAccessConditionSet()
 	conditions.SetUsers(caUsers(p))
 	body.SetConditions(conditions)
+	if p.State != "" {
+		// The tenant's mfa_policy_state changed since the policy was made.
+		stateVal, err := models.ParseConditionalAccessPolicyState(p.State)
+		state, ok := stateVal.(*models.ConditionalAccessPolicyState)
+		if err != nil || !ok {
+			return remediation.Errorf(remediation.EINVALID, "graph %s: state %q is not valid", OpUpdateCAPolicy, p.State)
+		}
+		body.SetState(state)
+	}
 	return d.do(ctx, OpUpdateCAPolicy, id, func(ctx context.Context) error {
 		info, err := d.client.Identity().ConditionalAccess().Policies().ByConditionalAccessPolicyId(id).
 			ToPatchRequestInformation(ctx, body, nil)

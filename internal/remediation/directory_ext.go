@@ -104,7 +104,8 @@ type PolicyDirectory interface {
 	GetCAPolicy(ctx context.Context, id string) (*CAPolicy, error)
 	CreateCAPolicy(ctx context.Context, p CAPolicy) (*CAPolicy, error)
 	// UpdateCAPolicyUsers PATCHes conditions.users with the whole include
-	// and exclude arrays (users and groups: arrays are replaced).
+	// and exclude arrays (users and groups: arrays are replaced), and the
+	// policy's state too when p.State is not empty.
 	UpdateCAPolicyUsers(ctx context.Context, id string, p CAPolicy) error
 }
 
