@@ -20,6 +20,7 @@ commands:
   worker     the asynq worker (production; any number of replicas)
   simulator  the Graph simulator with its demo tenant
   migrate    apply the history store's migrations and exit
+  rotate-keys  re-seal every stored secret under the first REMEDIATOR_ENCRYPTION_KEYS key
   keys       keys create --name N --role viewer|operator|admin [--tenants ID,...]: bootstrap an API key
   env        print the effective configuration (secrets redacted) and the variables
 `
@@ -60,6 +61,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, out, l
 		return runSimulator(ctx, cfg, args[1:], getenv, out)
 	case "migrate":
 		return runMigrate(ctx, cfg, out)
+	case "rotate-keys":
+		return runRotateKeys(ctx, cfg, out)
 	case "keys":
 		return runKeys(ctx, cfg, args[1:], out)
 	case "env":
