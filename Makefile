@@ -43,6 +43,17 @@ docker-binary:
 	CGO_ENABLED=0 $(GO) build -trimpath -o /tmp/remediator-docker ./cmd/remediator
 	@echo "binary of deploy/Dockerfile builds"
 
+# Scale benchmark under Graph's throttling (a command, not a test): prints the
+# figures and writes docs/bench/report.md, report.json and writes.svg.
+# BENCH_FLAGS=-quick runs small sizes in about two minutes.
+bench:
+	@scripts/test-services.sh start
+	@status=0; \
+	REMEDIATOR_TEST_DATABASE_URL="$$(scripts/test-services.sh url)" \
+	  $(GO) run ./cmd/bench -out docs/bench $(BENCH_FLAGS) || status=$$?; \
+	scripts/test-services.sh stop; \
+	exit $$status
+
 services-start:
 	scripts/test-services.sh start
 

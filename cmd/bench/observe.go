@@ -11,6 +11,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/entraremediator/remediator/internal/queue"
 )
 
 // outcome is a bulk job followed to its end or stopped at a deadline.
@@ -71,7 +75,8 @@ func follow(ctx context.Context, c *apiClient, out io.Writer, label, id string, 
 }
 
 // pgWaits samples, every second, what the sessions of the bench database
-// are doing (pg_stat_activity: state and wait event) until stop is called,
+// are doing (pg_stat_activity: state, wait event and the start of the
+// statement) until stop is called,
 // and returns the average number of sessions per state, most first.
 func pgWaits(ctx context.Context, dbURL, dbName string) (stop func() []pgWait) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -91,8 +96,9 @@ func pgWaits(ctx context.Context, dbURL, dbName string) (stop func() []pgWait) {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
-			rows, err := db.QueryContext(ctx, `SELECT state || ' / ' || coalesce(wait_event_type || ':' || wait_event, 'on CPU'),
-				count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state <> 'idle' GROUP BY 1`, dbName)
+			rows, err := db.QueryContext(ctx, `SELECT state || ' / ' || coalesce(wait_event_type || ':' || wait_event, 'on CPU')
+				|| ' / ' || left(regexp_replace(query, '\s+', ' ', 'g'), 70), count(*)
+				FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state <> 'idle' GROUP BY 1`, dbName)
 			if err == nil {
 				mu.Lock()
 				for rows.Next() {
@@ -152,4 +158,46 @@ func loadAvg() string {
 		return ""
 	}
 	return f[0]
+}
+
+// drainResult is what was left in the bulk queue after a job was stopped
+// at its deadline and canceled.
+type drainResult struct {
+	LeftoverTasks int     `json:"leftover_tasks"`
+	DrainedPerS   float64 `json:"drained_per_s"`
+	Deleted       int     `json:"deleted_by_bench"`
+}
+
+// drainBulkQueue measures how fast the workers drop the item tasks a
+// canceled job left in the bulk queue (each runs, finds its item
+// canceled and ends), for at most 5 s, then deletes what is left so that
+// the next scenario starts on an empty queue, and waits for the tasks
+// still running.
+func drainBulkQueue(s *stack) drainResult {
+	in := asynq.NewInspector(s.ropt)
+	defer in.Close()
+	waiting := func() int {
+		qi, err := in.GetQueueInfo(queue.QueueBulk)
+		if err != nil {
+			return 0
+		}
+		return qi.Pending + qi.Scheduled + qi.Retry
+	}
+	var r drainResult
+	r.LeftoverTasks = waiting()
+	t0 := time.Now()
+	for time.Since(t0) < 5*time.Second && waiting() > 0 {
+		time.Sleep(250 * time.Millisecond)
+	}
+	r.DrainedPerS = float64(r.LeftoverTasks-waiting()) / time.Since(t0).Seconds()
+	for _, del := range []func(string) (int, error){in.DeleteAllPendingTasks, in.DeleteAllScheduledTasks, in.DeleteAllRetryTasks} {
+		n, _ := del(queue.QueueBulk)
+		r.Deleted += n
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if qi, err := in.GetQueueInfo(queue.QueueBulk); err != nil || qi.Active == 0 {
+			break
+		}
+	}
+	return r
 }

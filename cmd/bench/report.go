@@ -138,8 +138,8 @@ func (r *report) figures() [][2]string {
 		add("2. bulk job", "%d identities, %d writes, %.0f writes/s allowed", q.Identities, q.Writes, q.AllowedWritesPS)
 	}
 	for _, m := range r.MFA {
-		add("4. enforce_mfa ("+m.Targeting+")", "%d users in %.1f s, %d CA writes, %d CA requests, %d CA 429, counts %v",
-			m.Identities, m.Seconds, m.CAWrites, m.CARequests, m.CAThrottled, m.Counts)
+		add("4. enforce_mfa ("+m.Targeting+")", "%d users: %s in %.1f s; %d CA writes, %d CA requests, %d CA 429",
+			m.Identities, counts(m.Counts), m.Seconds, m.CAWrites, m.CARequests, m.CAThrottled)
 	}
 	if a := r.Accept; a != nil {
 		add("5. accept a job", "%d identities (%.1f MB body) in %.0f ms", a.Identities, float64(a.BodyBytes)/1e6, a.PostMS)
@@ -148,8 +148,11 @@ func (r *report) figures() [][2]string {
 		add("5. GET /v1/remediations/{id}", "p50 %.1f ms, p99 %.1f ms at %.0f req/s (target %d), %d errors",
 			p.Latency.P50MS, p.Latency.P99MS, p.AchievedRPS, p.TargetRPS, p.Errors)
 	}
-	add("6. peak RSS (whole process)", "%.0f MB", r.Memory.PeakRSSMB)
-	add("6. Redis per queued item", "%.0f bytes (%d items)", r.Memory.RedisBytesPerItem, r.Memory.QueuedItems)
+	add("6. peak RSS (API + workers + simulators, in-process)", "%.0f MB before the burst baseline, %.0f MB at the end",
+		r.Memory.ServicePeakRSSMB, r.Memory.PeakRSSMB)
+	if r.Memory.QueuedItems > 0 {
+		add("6. Redis per queued item", "%.0f bytes (%d items)", r.Memory.RedisBytesPerItem, r.Memory.QueuedItems)
+	}
 	for _, b := range r.Baseline {
 		add("7. "+b.Name, "%d/%d disabled in %.1f s, %d × 429 of %d calls", b.Disabled, b.Identities, b.Seconds, b.Throttled, b.Requests)
 	}

@@ -10,16 +10,17 @@ import (
 
 // acceptResult is scenario 5's first part: accepting one large job.
 type acceptResult struct {
-	Identities int     `json:"identities"`
-	BodyBytes  int     `json:"body_bytes"`
-	PostMS     float64 `json:"post_ms"`
-	CancelMS   float64 `json:"cancel_ms"`
+	Identities int         `json:"identities"`
+	BodyBytes  int         `json:"body_bytes"`
+	PostMS     float64     `json:"post_ms"`
+	CancelMS   float64     `json:"cancel_ms"`
+	Drain      drainResult `json:"after_cancel"`
 }
 
 // runAccept submits a revoke_sessions job for n identities (object ids the
-// directory does not know) and cancels it at once. It runs last: what is
-// left of the job is dropped with the bench's database.
-func runAccept(ctx context.Context, c *apiClient, tenantID string, n int) (*acceptResult, error) {
+// directory does not know), cancels it at once and clears what its
+// fan-out had already enqueued.
+func runAccept(ctx context.Context, s *stack, c *apiClient, tenantID string, n int) (*acceptResult, error) {
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = uuid.NewString()
@@ -37,5 +38,9 @@ func runAccept(ctx context.Context, c *apiClient, tenantID string, n int) (*acce
 		return nil, err
 	}
 	r.CancelMS = ms(time.Since(t))
+	if _, err := c.wait(ctx, j.ID, 250*time.Millisecond, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	r.Drain = drainBulkQueue(s)
 	return r, nil
 }

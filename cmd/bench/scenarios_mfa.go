@@ -15,6 +15,7 @@ type mfaResult struct {
 	Identities  int            `json:"identities"`
 	Done        int            `json:"items_done"`
 	Stopped     bool           `json:"stopped_at_deadline"`
+	Drain       *drainResult   `json:"after_cancel,omitempty"`
 	Seconds     float64        `json:"seconds"`
 	Counts      map[string]int `json:"counts"`
 	CAWrites    int            `json:"ca_writes"`
@@ -25,7 +26,7 @@ type mfaResult struct {
 }
 
 // runMFA submits enforce_mfa for ids on tenant t and follows the job.
-func runMFA(ctx context.Context, c *apiClient, out io.Writer, t *graphsim.Tenant, targeting string, ids []string,
+func runMFA(ctx context.Context, s *stack, c *apiClient, out io.Writer, t *graphsim.Tenant, targeting string, ids []string,
 	deadline time.Duration) *mfaResult {
 	r := &mfaResult{Targeting: targeting, Identities: len(ids)}
 	before := t.Stats()
@@ -42,6 +43,10 @@ func runMFA(ctx context.Context, c *apiClient, out io.Writer, t *graphsim.Tenant
 		return r
 	}
 	r.Seconds, r.Done, r.Stopped, r.Counts = o.elapsed.Seconds(), o.done, o.stopped, o.counts
+	if o.stopped {
+		d := drainBulkQueue(s)
+		r.Drain = &d
+	}
 	r.CAWrites = after.CAWrites - before.CAWrites
 	r.CARequests = after.CARequests - before.CARequests
 	r.CAThrottled = after.CAThrottled - before.CAThrottled

@@ -37,8 +37,10 @@ type overheadResult struct {
 	// simulator, load generator) per 1,000 items done.
 	CPUSecondsPerKItem float64  `json:"process_cpu_s_per_1000_items"`
 	PGWaits            []pgWait `json:"postgres_sessions"`
-	LoadBefore         string   `json:"loadavg_before"`
-	LoadAfter          string   `json:"loadavg_after"`
+	// Drain is set when the job was stopped at its deadline.
+	Drain      *drainResult `json:"after_cancel,omitempty"`
+	LoadBefore string       `json:"loadavg_before"`
+	LoadAfter  string       `json:"loadavg_after"`
 }
 
 // bareResult is bare asynq: no-op handler, same Redis, same servers and
@@ -82,6 +84,10 @@ func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, ten
 	r.PGWaits = stopWaits()
 	if err != nil {
 		return nil, err
+	}
+	if o.stopped {
+		d := drainBulkQueue(s)
+		r.Drain = &d
 	}
 	r.LoadAfter = loadAvg()
 	r.Seconds, r.Stopped, r.Done, r.Counts = o.elapsed.Seconds(), o.stopped, o.done, o.counts
@@ -219,6 +225,7 @@ func commandStats(ctx context.Context, rdb *redis.Client) (cmdStats, error) {
 // memoryResult is scenario 6.
 type memoryResult struct {
 	PeakRSSMB            float64            `json:"peak_rss_mb"`
+	ServicePeakRSSMB     float64            `json:"peak_rss_mb_before_baselines"`
 	PeakRSSAfterMB       map[string]float64 `json:"peak_rss_mb_after"`
 	QueuedItems          int                `json:"queued_items_measured"`
 	RedisBytesPerItem    float64            `json:"redis_bytes_per_queued_item"`

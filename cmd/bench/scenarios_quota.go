@@ -36,10 +36,12 @@ type quotaResult struct {
 	Done             int            `json:"items_done"`
 	Stopped          bool           `json:"stopped_at_deadline"`
 	PGWaits          []pgWait       `json:"postgres_sessions"`
+	Drain            *drainResult   `json:"after_cancel,omitempty"`
 	Seconds          float64        `json:"seconds"`
 	Counts           map[string]int `json:"counts"`
 	Writes           int            `json:"graph_writes"`
 	AllowedWritesPS  float64        `json:"allowed_writes_per_s"`
+	WritesPS         float64        `json:"achieved_writes_per_s"`
 	BurstWrites      int            `json:"burst_writes_allowed_at_start"`
 	BestSeconds      float64        `json:"best_seconds"`
 	Efficiency       float64        `json:"completion_over_best"`
@@ -144,9 +146,14 @@ func runQuota(ctx context.Context, s *stack, c *apiClient, out io.Writer, e *quo
 		Writes: after.Writes - before.Writes, Requests: after.Requests - before.Requests,
 		Throttled: after.Throttled - before.Throttled, TimeScale: e.timeScale, LatencyMS: ms(e.latency), PGWaits: waits,
 	}
+	if o.stopped {
+		d := drainBulkQueue(s)
+		r.Drain = &d
+	}
 	r.AllowedWritesPS, r.BurstWrites, r.QuotaWindowSecs = allowedWriteRate(e.timeScale)
 	r.QuotaWindowLimit = r.BurstWrites
 	r.BestSeconds = float64(r.Writes) / r.AllowedWritesPS
+	r.WritesPS = float64(r.Writes) / max(r.Seconds, 1e-9)
 	if r.BestSeconds > 0 {
 		r.Efficiency = r.Seconds / r.BestSeconds
 	}

@@ -49,8 +49,8 @@ func writesChart(r *report) string {
 		}
 	}
 	yMax := niceCeil(math.Max(float64(peak), quota*1.25))
-	if quota > 0 && float64(peak) > 5*quota {
-		yMax = niceCeil(5 * quota) // clip the first-window bursts; their peaks are labelled
+	if quota > 0 && float64(peak) > 3*quota {
+		yMax = niceCeil(3 * quota) // clip the first-window bursts; their peaks are labelled
 	}
 	pw, ph := float64(chartW-padL-padR), float64(chartH-padT-padB)
 	x := func(i float64) float64 { return float64(padL) + pw*i/float64(xMax) }
