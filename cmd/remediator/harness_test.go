@@ -219,6 +219,13 @@ func (s *stack) registerTenant(spec graphsim.TenantSpec) *graphsim.Tenant {
 	if code != http.StatusCreated {
 		s.t.Fatalf("register tenant: %d %v", code, got)
 	}
+	// The simulator enforces no write quota here: lift our own budget
+	// (Microsoft's smallest tier by default) so that tests run at machine
+	// speed. Conditional Access keeps its 1 request/s pacing.
+	lift := map[string]any{"graph_limits": map[string]any{"resource_units": 10_000_000, "writes": 10_000_000, "tenant_writes": 10_000_000}}
+	if code := s.do("PATCH", "/v1/tenants/"+tn.ID(), lift, nil, nil); code != http.StatusOK {
+		s.t.Fatalf("lift graph limits: %d", code)
+	}
 	return tn
 }
 
