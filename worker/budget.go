@@ -13,9 +13,15 @@ import (
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
-// pauseProbeWait is how long a bulk item waits out a pause of its tenant
-// in the worker before it rather gives its worker back (see pauseProbe).
-const pauseProbeWait = 250 * time.Millisecond
+// scheduleHorizon is the least delay for which an item task is scheduled
+// (asynq.ProcessAt) rather than enqueued at once.
+const scheduleHorizon = time.Second
+
+// pauseProbeWait is the longest pause of its tenant a bulk item waits
+// out in the worker before it rather gives its worker back (see
+// pauseProbe). It is short: the items that wait out a pause all call
+// Graph when it ends.
+const pauseProbeWait = 20 * time.Millisecond
 
 // DefaultLimits are the Graph budgets of a tenant when Config.Limits is
 // nil: Microsoft's published limits for an unknown tenant size, with the
@@ -103,7 +109,10 @@ func (w *Worker) itemPace(tenant *remediation.Tenant, job *remediation.Job) (per
 // itemStarts books n start times for a page of job's item tasks on the
 // tenant's bulk schedule (budget.Gate.ScheduleSlots), so that they become
 // ready at the pace the budget allows instead of all at once. It returns
-// nil when the items are not paced.
+// nil when the items are not paced. A start less than scheduleHorizon
+// away is zero (enqueue at once): asynq keeps whole seconds and promotes
+// scheduled tasks only every DelayedTaskCheckInterval, so scheduling it
+// would only delay it; the worker's wait absorbs the difference.
 func (w *Worker) itemStarts(ctx context.Context, tenant *remediation.Tenant, job *remediation.Job, n int) ([]time.Time, error) {
 	pace, ok := w.itemPace(tenant, job)
 	if !ok || n == 0 {
@@ -113,6 +122,12 @@ func (w *Worker) itemStarts(ctx context.Context, tenant *remediation.Tenant, job
 	if err != nil {
 		return nil, fmt.Errorf("worker: pace items of job %s: %w", job.ID, err)
 	}
+	horizon := time.Now().Add(scheduleHorizon)
+	for i, t := range at {
+		if !t.After(horizon) {
+			at[i] = time.Time{}
+		}
+	}
 	return at, nil
 }
 
@@ -121,7 +136,8 @@ func (w *Worker) itemStarts(ctx context.Context, tenant *remediation.Tenant, job
 // instead of sleeping through the pause inside the wrapped directory, so
 // that a throttled tenant's items cannot hold every worker (and the queue)
 // while other tenants' items wait. It is an Acquire of nothing, which
-// only waits out pauses; an error of Redis is left to the item's own calls.
+// only waits out pauses. An error (of Redis, or the probe's deadline
+// passing first) reports nothing: the item's own calls wait as usual.
 func (w *Worker) pauseProbe(ctx context.Context, tenant *remediation.Tenant) *budget.WaitError {
 	if w.gate == nil {
 		return nil
@@ -136,19 +152,19 @@ func (w *Worker) pauseProbe(ctx context.Context, tenant *remediation.Tenant) *bu
 	return nil
 }
 
-// bounceDelay is the delay before an item task that the budget refused
-// (a *budget.WaitError of delay d) runs again: at least d, and for bulk
-// items no earlier than a new slot on the tenant's bulk schedule, so that
-// items bounced together (by a pause) come back one by one at the pace
-// the budget allows, not as a herd. It ends on a whole second, as asynq
-// keeps retry times in seconds.
-func (w *Worker) bounceDelay(ctx context.Context, tenant *remediation.Tenant, job *remediation.Job, d time.Duration) time.Duration {
+// spreadDelay is the delay before an item task the budget or Graph's
+// throttling held back runs again: at least d, and for a paced (bulk)
+// item no earlier than a new slot on the tenant's bulk schedule, so that
+// items held back together (by a pause) come back one by one at the pace
+// the budget allows, not as a herd when the pause ends. It ends on a
+// whole second, as asynq keeps retry times in seconds.
+func (w *Worker) spreadDelay(ctx context.Context, tenant *remediation.Tenant, job *remediation.Job, d time.Duration) time.Duration {
 	now := time.Now()
 	at := now.Add(max(d, 0))
 	if pace, ok := w.itemPace(tenant, job); ok {
 		slots, err := w.gate.ScheduleSlots(ctx, tenant.ID, 1, pace, budget.Bulk)
 		if err != nil {
-			w.log.WarnContext(ctx, "budget: book a slot for a bounced item", slog.String("job_id", job.ID), slog.Any("error", err))
+			w.log.WarnContext(ctx, "budget: book a slot for an item held back", slog.String("job_id", job.ID), slog.Any("error", err))
 		} else if slots[0].After(at) {
 			at = slots[0]
 		}
@@ -185,7 +201,7 @@ func (e *bounceError) Unwrap() error { return e.err }
 // bounceItem ends an item attempt the budget refused. A running item goes
 // back to retrying, its error untouched: nothing failed.
 func (w *Worker) bounceItem(ctx context.Context, tenant *remediation.Tenant, job *remediation.Job, item *remediation.Item, we *budget.WaitError, running bool) error {
-	delay := w.bounceDelay(ctx, tenant, job, we.Delay)
+	delay := w.spreadDelay(ctx, tenant, job, we.Delay)
 	if running {
 		if err := w.transition(ctx, remediation.Transition{JobID: item.JobID, Seq: item.Seq,
 			From: []remediation.ItemStatus{remediation.ItemRunning}, To: remediation.ItemRetrying}); err != nil {

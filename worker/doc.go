@@ -29,7 +29,9 @@
 // schedule, without counting a retry; a bulk item of a tenant paused
 // after a Graph 429 gives its worker back before it starts. A Graph 429
 // pauses the whole tenant (in the wrapper) and counts as a retry of the
-// item it answered.
+// item it answered, which, like a bounced bulk item, comes back on a new
+// slot of the schedule rather than with every other one when the pause
+// ends.
 //
 // Webhooks: the history store records a pending delivery per subscribed
 // webhook in the transaction that finishes a job or fails an item (an

@@ -187,6 +187,12 @@ func (w *Worker) handleError(ctx context.Context, tenant *remediation.Tenant, jo
 			return w.finishPermanent(ctx, item, running, v, err)
 		}
 		delay := w.backoff.retryDelay(time.Now(), n, v.retryAfter)
+		if v.retryAfter > 0 {
+			// Graph throttled the tenant (the wrapper paused it): the
+			// items it refused come back one by one, not all when the
+			// pause ends.
+			delay = w.spreadDelay(ctx, tenant, job, delay)
+		}
 		tr := remediation.Transition{
 			JobID: item.JobID, Seq: item.Seq, From: running, To: remediation.ItemRetrying,
 			Error: v.itemErr, GraphRequestID: v.requestID,

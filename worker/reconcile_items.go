@@ -3,9 +3,13 @@ package worker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -15,23 +19,37 @@ const DefaultStaleAfter = 5 * time.Minute
 
 // The stale-item sweep reads stalePageSize items per store page and at
 // most stalePagesPerPass pages per reconcile pass; its cursor carries over
-// to the next pass, so every stale item is reached however many there are,
-// while one pass stays bounded.
+// to the next pass (of any worker), so every stale item is reached however
+// many there are, while one pass stays bounded.
 const (
 	stalePageSize     = 1000
 	stalePagesPerPass = 10
 	// staleLockName is the Redis lock of the sweep: one worker at a time
 	// sweeps, so the Redis commands spent do not grow with the replicas.
 	staleLockName = "reconcile:items"
+	// staleSweepKey holds the sweep's progress (staleSweep, JSON), shared
+	// by the workers; staleRestKey, while it exists, keeps a new sweep
+	// from starting: a sweep that met stale items is followed by a rest of
+	// StaleAfter, so that the items of a job that only waits its turn
+	// (behind other jobs or its tenant's Graph budget) are checked once
+	// per StaleAfter, not once per pass.
+	staleSweepKey = "remediator:reconcile:items:sweep"
+	staleRestKey  = "remediator:reconcile:items:rest"
 )
+
+// staleSweep is the progress of the stale-item sweep.
+type staleSweep struct {
+	JobID string `json:"job_id,omitempty"`
+	Seq   int    `json:"seq,omitempty"`
+	// Found counts the stale items met since the sweep began.
+	Found int `json:"found,omitempty"`
+}
 
 // staleState is what the stale reconciler keeps between passes. Only the
 // reconcile goroutine uses it.
 type staleState struct {
 	store remediation.StaleItemStore // nil: the store cannot find stale items
 	after time.Duration
-	// cursor is where the item sweep goes on (zero: from the start).
-	cursor remediation.StaleCursor
 	// fanouts are the fan-out cursors seen, by job id, since when.
 	fanouts map[string]fanoutMark
 }
@@ -42,7 +60,10 @@ type fanoutMark struct {
 }
 
 func newStaleState(cfg Config) staleState {
-	st, _ := cfg.Store.(remediation.StaleItemStore)
+	st, ok := cfg.Store.(remediation.StaleItemStore)
+	if !ok {
+		cmp.Or(cfg.Logger, slog.Default()).Warn("worker: the store cannot list stale items; lost item tasks are not re-enqueued")
+	}
 	return staleState{store: st, after: cmp.Or(cfg.StaleAfter, DefaultStaleAfter), fanouts: map[string]fanoutMark{}}
 }
 
@@ -123,27 +144,55 @@ func (w *Worker) requeueStaleItems(ctx context.Context) {
 			w.log.WarnContext(ctx, "reconcile: release stale items lock", slog.Any("error", err))
 		}
 	}()
+	if err := w.sweepStale(lctx); err != nil && lctx.Err() == nil {
+		w.log.WarnContext(ctx, "reconcile: stale items", slog.Any("error", err))
+	}
+}
+
+// sweepStale runs one pass of the sweep, holding its lock.
+func (w *Worker) sweepStale(ctx context.Context) error {
+	var sw staleSweep
+	raw, err := w.rdb.Get(ctx, staleSweepKey).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return fmt.Errorf("read the sweep: %w", err)
+	default:
+		_ = json.Unmarshal(raw, &sw) // unreadable: start again
+	}
+	if sw.JobID == "" {
+		n, err := w.rdb.Exists(ctx, staleRestKey).Result()
+		if err != nil || n > 0 {
+			return err
+		}
+		sw = staleSweep{}
+	}
 	olderThan := time.Now().Add(-w.stale.after)
 	priorities := map[string]string{}
 	for range stalePagesPerPass {
-		items, next, err := w.stale.store.StaleItems(lctx, olderThan, w.stale.cursor, stalePageSize)
+		items, next, err := w.stale.store.StaleItems(ctx, olderThan,
+			remediation.StaleCursor{JobID: sw.JobID, Seq: sw.Seq}, stalePageSize)
 		if err != nil {
-			if lctx.Err() == nil {
-				w.log.WarnContext(ctx, "reconcile: list stale items", slog.Any("error", err))
-			}
-			return
+			return fmt.Errorf("list stale items: %w", err)
 		}
-		if err := w.requeueItems(lctx, items, priorities); err != nil {
-			if lctx.Err() == nil {
-				w.log.WarnContext(ctx, "reconcile: enqueue stale items", slog.Any("error", err))
-			}
-			return // the cursor stays: the next pass tries the page again
+		if err := w.requeueItems(ctx, items, priorities); err != nil {
+			return err // the sweep stays where it was: the next pass tries again
 		}
-		w.stale.cursor = next
+		sw.JobID, sw.Seq, sw.Found = next.JobID, next.Seq, sw.Found+len(items)
 		if next.IsZero() {
-			return
+			if sw.Found > 0 {
+				if err := w.rdb.Set(ctx, staleRestKey, sw.Found, w.stale.after).Err(); err != nil {
+					return fmt.Errorf("start the rest of the sweep: %w", err)
+				}
+			}
+			return w.rdb.Del(ctx, staleSweepKey).Err()
+		}
+		b, _ := json.Marshal(sw)
+		if err := w.rdb.Set(ctx, staleSweepKey, b, 0).Err(); err != nil {
+			return fmt.Errorf("save the sweep: %w", err)
 		}
 	}
+	return nil
 }
 
 // requeueItems enqueues the tasks of items (in job order) job by job.

@@ -98,3 +98,54 @@ func TestReconcilerResumesStalledFanout(t *testing.T) {
 		}
 	}
 }
+
+func TestStaleSweepRestsWhileTasksWait(t *testing.T) {
+	b := setup(t, options{noStart: true, reconcileInterval: 100 * time.Millisecond})
+	const n = 5
+	upns, users := addUsers(b, "wait", n)
+	job := b.createJob(remediation.ActionDisableUser, "bulk", upns...)
+	// The items' tasks exist but wait (e.g. paced behind other work).
+	c := asynq.NewClient(b.redis.Opt())
+	t.Cleanup(func() { c.Close() })
+	for seq := range n {
+		task, err := queue.NewItemTask(job.ID, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Enqueue(task, asynq.TaskID(queue.ItemTaskID(job.ID, seq)), asynq.Queue(queue.QueueBulk),
+			asynq.ProcessIn(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.store.AdvanceFanout(b.ctx, job.ID, n); err != nil {
+		t.Fatal(err)
+	}
+	const staleAfter = 2 * time.Second
+	startStale(b, staleAfter)
+	// A sweep meets the waiting items, leaves their tasks alone and rests.
+	rdb := b.redis.Client()
+	b.eventually(10*time.Second, "the sweep to rest", func() bool {
+		ttl, err := rdb.PTTL(b.ctx, "remediator:reconcile:items:rest").Result()
+		return err == nil && ttl > 0
+	})
+	info, err := b.insp.GetQueueInfo(queue.QueueBulk)
+	if err != nil || info.Scheduled != n || info.Pending != 0 {
+		t.Fatalf("bulk queue = %+v, %v; want the %d waiting tasks untouched", info, err, n)
+	}
+	// The tasks are lost after all: once the rest is over, a sweep
+	// enqueues them again and the job completes.
+	if _, err := b.insp.DeleteAllScheduledTasks(queue.QueueBulk); err != nil {
+		t.Fatal(err)
+	}
+	lost := time.Now()
+	job = b.waitJob(job.ID, 30*time.Second)
+	if job.Status != remediation.JobCompleted || job.Counts[remediation.ItemSucceeded] != n {
+		t.Fatalf("job %s counts %v, want completed with %d succeeded", job.Status, job.Counts, n)
+	}
+	t.Logf("lost tasks enqueued again and run within %s", time.Since(lost).Round(time.Millisecond))
+	for _, u := range users {
+		if st, _ := b.tenant.User(u.ID); st.AccountEnabled || st.PatchCount != 1 {
+			t.Errorf("%s: enabled=%v patched %d times, want disabled once", u.UserPrincipalName, st.AccountEnabled, st.PatchCount)
+		}
+	}
+}
