@@ -113,8 +113,10 @@ func TestFaultGraphErrors(t *testing.T) {
 	s := newStackWith(t, stackOptions{workers: 1, env: map[string]string{"REMEDIATOR_GRAPH_TIMEOUT": "2s"}})
 	tn := s.registerTenant(graphsim.TenantSpec{})
 	ids := addMembers(tn, "g", 60)
-	// A 503 storm on the first 40 PATCHes of the tenant.
-	s.sim.InjectFault(graphsim.FaultSpec{TenantID: tn.ID(), Operation: "PATCH /users/{id}", Status: 503, Times: 40})
+	// A 503 storm on the tenant's PATCHes. Each 503 pauses the whole tenant
+	// with exponential backoff (budget.Gate.Throttled), so a few in a row
+	// already stretch the job over tens of seconds.
+	s.sim.InjectFault(graphsim.FaultSpec{TenantID: tn.ID(), Operation: "PATCH /users/{id}", Status: 503, Times: 4})
 	// 504 after the write was applied, for two users.
 	for _, id := range ids[:2] {
 		s.sim.InjectFault(graphsim.FaultSpec{TenantID: tn.ID(), Operation: "PATCH /users/{id}", UserID: id, Status: 504, ApplyThenFail: true, Times: 1})
@@ -122,7 +124,7 @@ func TestFaultGraphErrors(t *testing.T) {
 	// A slow GET that times out once.
 	s.sim.InjectFault(graphsim.FaultSpec{TenantID: tn.ID(), Operation: "GET /users/{id}", UserID: ids[2], Latency: 4 * time.Second, Times: 1})
 	job := s.submit(tn.ID(), "disable_user", ids)
-	final := s.waitJob(job.ID, 3*time.Minute)
+	final := s.waitJob(job.ID, 5*time.Minute)
 	s.assertDisabledOnce(tn, final, ids)
 	items := s.items(job.ID)
 	for _, id := range ids[:2] {
