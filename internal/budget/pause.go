@@ -40,8 +40,10 @@ func (g *Gate) pause(ctx context.Context, tenantID, budget string, d time.Durati
 // sent one, else for an exponential backoff with equal jitter over the
 // consecutive refusals counted in Redis (BackoffBase × 2^(n−1), capped at
 // BackoffMax, half of it random). With ca, the pause and the count are
-// those of the tenant's Conditional Access calls only. It returns the
-// pause now in place.
+// those of the tenant's Conditional Access calls only. A refusal while
+// the pause is in place (of a call in flight when it began) is not counted
+// again and keeps the pause, so that calls refused together back off once.
+// It returns the pause now in place.
 func (g *Gate) Throttled(ctx context.Context, tenantID string, ca bool, retryAfter time.Duration) (time.Duration, error) {
 	scope, budget := scopeTenant, BudgetPause
 	if ca {

@@ -120,17 +120,23 @@ return left
 // ARGV[5] ms) and pauses (KEYS[2]) for ARGV[1] ms when Graph sent a
 // Retry-After, else for min(base × 2^(n−1), max) with equal jitter
 // (ARGV[2] base ms, ARGV[3] max ms, ARGV[4] a random number in [0, 1)).
-// Reply: {n, pause (ms)}.
+// A refusal while the pause is in place answers a call sent before the
+// pause began (calls in flight together): it is the same refusal, not one
+// more consecutive one, and keeps the pause as it is (a longer
+// Retry-After still extends it). Without that, N calls refused together
+// would pause the tenant for 2^(N−1) × base. Reply: {n, pause (ms)}.
 var throttledScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[2])
+local n = tonumber(redis.call('GET', KEYS[1])) or 0
+if left <= 0 or n == 0 then n = redis.call('INCR', KEYS[1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local d = tonumber(ARGV[1])
 if d <= 0 then
+  if left > 0 then return {n, left} end
   local b = math.min(tonumber(ARGV[2]) * 2 ^ math.min(n - 1, 40), tonumber(ARGV[3]))
   d = math.floor(b / 2 + b / 2 * tonumber(ARGV[4]))
 end
 d = math.max(d, 1)
-local left = redis.call('PTTL', KEYS[2])
 if left < d then redis.call('SET', KEYS[2], '1', 'PX', d) else d = left end
 return {n, d}
 `)
