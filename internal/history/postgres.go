@@ -65,5 +65,6 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("history: connect postgres: %w", err)
 	}
-	return &Store{db: db, rdb: db, d: postgresDialect}, nil
+	// Two group loops: one gathers while the other commits.
+	return &Store{db: db, rdb: db, d: postgresDialect, grp: groups{loops: 2}}, nil
 }

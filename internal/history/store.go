@@ -31,6 +31,7 @@ type Store struct {
 	// on PostgreSQL.
 	rdb *sql.DB
 	d   *dialect
+	grp groups
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -80,6 +81,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database handles.
 func (s *Store) Close() error {
+	s.stopGroups()
 	err := s.db.Close()
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())

@@ -40,24 +40,23 @@ func (s *Store) lockJob(ctx context.Context, tx *sql.Tx, jobID string) (*lockedJ
 // status, and completes the job (completed, or canceled when a cancel was
 // requested; finished_at) when no item is left pending, running or
 // retrying. It also records the webhook deliveries of a failed item and of
-// a finished job (outbox.go). ENOTFOUND for an unknown item, EINVALID for
-// an unknown status.
+// a finished job (outbox.go). Concurrent transitions share a transaction
+// (group.go). ENOTFOUND for an unknown item, EINVALID for an unknown
+// status.
 func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (item *remediation.Item, done bool, err error) {
 	defer wrap(&err, "history.TransitionItem(%s, %d, %s)", tr.JobID, tr.Seq, tr.To)
 	toCol, ok := countColumn(tr.To)
 	if !ok {
 		return nil, false, remediation.Errorf(remediation.EINVALID, "unknown item status %q", tr.To)
 	}
-	err = s.transact(ctx, func(tx *sql.Tx) error {
+	err = s.inGroup(ctx, tr.JobID, func(ctx context.Context, tx *sql.Tx, g *group) error {
 		item, done = nil, false
-		job, err := s.lockJob(ctx, tx, tr.JobID)
-		if errors.Is(err, sql.ErrNoRows) {
+		job := g.jobs[tr.JobID]
+		if job == nil {
 			return remediation.Errorf(remediation.ENOTFOUND, "item %d not found in job %s", tr.Seq, tr.JobID)
-		} else if err != nil {
-			return err
 		}
 		var from remediation.ItemStatus
-		err = tx.QueryRowContext(ctx, `SELECT status FROM items WHERE job_id = $1 AND seq = $2`+s.d.forUpdate,
+		err := tx.QueryRowContext(ctx, `SELECT status FROM items WHERE job_id = $1 AND seq = $2`+s.d.forUpdate,
 			tr.JobID, tr.Seq).Scan(&from)
 		if errors.Is(err, sql.ErrNoRows) {
 			return remediation.Errorf(remediation.ENOTFOUND, "item %d not found in job %s", tr.Seq, tr.JobID)
@@ -72,13 +71,15 @@ func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (
 			}
 			return err
 		}
-		now := micros(s.now())
-		q, a := updateItemSQL(tr, now)
+		q, a := updateItemSQL(tr, g.now)
 		item, err = scanItem(tx.QueryRowContext(ctx, q, a...))
 		if err != nil {
 			return err
 		}
 		item.TenantID, item.Action = job.tenantID, job.action
+		if err := insertCalls(ctx, tx, tr.JobID, tr.Seq, tr.Calls, item.Attempts, s.now()); err != nil {
+			return err
+		}
 		done = true
 		if from == tr.To {
 			return nil
@@ -87,29 +88,14 @@ func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (
 		if !ok {
 			return errors.New("item has unknown status " + string(from))
 		}
-		var open int
-		if err := tx.QueryRowContext(ctx, `UPDATE jobs SET `+fromCol+` = `+fromCol+` - 1, `+toCol+` = `+toCol+` + 1,
-			progress_at = $2 WHERE id = $1 RETURNING n_pending + n_running + n_retrying`, tr.JobID, now).Scan(&open); err != nil {
-			return err
-		}
-		if tr.To == remediation.ItemRunning && job.status == remediation.JobQueued {
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $2)
-				WHERE id = $1 AND status = 'queued'`, tr.JobID, now); err != nil {
-				return err
-			}
-		}
+		g.move(tr.JobID, fromCol, toCol, tr.To == remediation.ItemRunning)
 		if tr.To.Terminal() {
-			if err := insertOutcome(ctx, tx, job, item, now); err != nil {
+			if err := insertOutcome(ctx, tx, job, item, g.now); err != nil {
 				return err
 			}
 		}
 		if tr.To == remediation.ItemFailed {
-			if err := s.outboxItemFailed(ctx, tx, job, item, now); err != nil {
-				return err
-			}
-		}
-		if open == 0 && job.status != remediation.JobCompleted && job.status != remediation.JobCanceled {
-			return s.finishJob(ctx, tx, tr.JobID, job.cancelRequested, now)
+			return s.outboxItemFailed(ctx, tx, job, item, g.now)
 		}
 		return nil
 	})

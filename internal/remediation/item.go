@@ -134,4 +134,8 @@ type Transition struct {
 	Results        json.RawMessage
 	// CountAttempt increments the item's attempt counter.
 	CountAttempt bool
+	// Calls are appended to the item's attempt log when the transition
+	// applies (in the same transaction); a call without an Attempt gets
+	// the item's attempt count.
+	Calls []Call
 }

@@ -1,0 +1,118 @@
+package history_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/entraremediator/remediator/internal/history"
+	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/testenv"
+)
+
+// TestGroupedTransitions hands the store many concurrent item writes, so
+// that they share group transactions (group.go), among them writes that
+// must fail on their own (an unknown item, an unknown job) and transitions
+// that carry Graph calls. Every good write applies once, the bad ones get
+// ENOTFOUND, the counters, outcomes and attempt logs agree, and the job
+// finishes once.
+func TestGroupedTransitions(t *testing.T) {
+	for _, name := range []string{"postgres", "sqlite"} {
+		t.Run(name, func(t *testing.T) {
+			url := "sqlite:" + filepath.Join(t.TempDir(), "h.db")
+			if name == "postgres" {
+				url = testenv.Postgres(t)
+			}
+			s, err := history.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			ctx := t.Context()
+			if err := s.CreateTenant(ctx, &remediation.Tenant{ID: "t1"}); err != nil {
+				t.Fatal(err)
+			}
+			const n = 300
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("u%04d@contoso.com", i)
+			}
+			job, _, err := s.CreateJob(ctx, &remediation.Job{ID: "j1", TenantID: "t1",
+				Action: remediation.ActionDisableUser, CreatedAt: time.Now()}, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 4*n)
+			for seq := range n {
+				wg.Go(func() {
+					_, ok, err := s.TransitionItem(context.Background(), remediation.Transition{JobID: job.ID, Seq: seq,
+						From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning, CountAttempt: true})
+					if err != nil || !ok {
+						errs <- fmt.Errorf("start %d: applied %v, %v", seq, ok, err)
+						return
+					}
+					to := remediation.ItemSucceeded
+					var ie *remediation.ItemError
+					if seq%10 == 0 {
+						to, ie = remediation.ItemFailed, &remediation.ItemError{Code: "Request_ResourceNotFound", Message: "gone"}
+					}
+					_, ok, err = s.TransitionItem(context.Background(), remediation.Transition{JobID: job.ID, Seq: seq,
+						From: []remediation.ItemStatus{remediation.ItemRunning}, To: to, Error: ie,
+						Calls: []remediation.Call{{Operation: "PATCH /users/{id}", HTTPStatus: 204, RequestID: fmt.Sprint("r", seq)}}})
+					if err != nil || !ok {
+						errs <- fmt.Errorf("finish %d: applied %v, %v", seq, ok, err)
+					}
+				})
+				if seq%50 == 0 {
+					wg.Go(func() {
+						_, _, err := s.TransitionItem(context.Background(), remediation.Transition{JobID: job.ID, Seq: n + seq,
+							From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning})
+						if remediation.ErrorCode(err) != remediation.ENOTFOUND {
+							errs <- fmt.Errorf("unknown item %d: %v, want ENOTFOUND", n+seq, err)
+						}
+						_, _, err = s.TransitionItem(context.Background(), remediation.Transition{JobID: "nojob", Seq: 0,
+							From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning})
+						if remediation.ErrorCode(err) != remediation.ENOTFOUND {
+							errs <- fmt.Errorf("unknown job: %v, want ENOTFOUND", err)
+						}
+						if err := s.AppendCalls(context.Background(), job.ID, n+seq, []remediation.Call{{Operation: "x"}}); remediation.ErrorCode(err) != remediation.ENOTFOUND {
+							errs <- fmt.Errorf("AppendCalls of an unknown item: %v, want ENOTFOUND", err)
+						}
+					})
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			got, err := s.GetJob(ctx, job.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != remediation.JobCompleted || got.Counts[remediation.ItemSucceeded] != n-n/10 ||
+				got.Counts[remediation.ItemFailed] != n/10 || got.Counts[remediation.ItemRunning] != 0 ||
+				got.Counts[remediation.ItemPending] != 0 || got.FinishedAt == nil {
+				t.Fatalf("job %s counts %v finished %v; want completed with %d succeeded, %d failed",
+					got.Status, got.Counts, got.FinishedAt, n-n/10, n/10)
+			}
+			outs, _, err := s.History(ctx, remediation.HistoryFilter{Limit: 1000})
+			if err != nil || len(outs) != n {
+				t.Fatalf("History = %d outcomes, %v; want %d", len(outs), err, n)
+			}
+			for _, seq := range []int{0, 7, n - 1} {
+				it, calls, err := s.GetItem(ctx, job.ID, ids[seq])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(calls) != 1 || calls[0].Attempt != 1 || calls[0].RequestID != fmt.Sprint("r", seq) || it.Attempts != 1 {
+					t.Fatalf("item %d: attempts %d, calls %+v; want one call of attempt 1 with request id r%d", seq, it.Attempts, calls, seq)
+				}
+			}
+		})
+	}
+}
