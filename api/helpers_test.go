@@ -17,6 +17,7 @@ import (
 
 	"github.com/entraremediator/remediator/internal/history"
 	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 const (
@@ -36,15 +37,17 @@ type fakeDispatcher struct {
 	startErr error
 	pingErr  error
 	onStart  func(jobID string)
+	traces   []string // the traceparent of each StartFanout context
 }
 
 type fanoutCall struct{ JobID, Priority string }
 
 var _ remediation.Dispatcher = (*fakeDispatcher)(nil)
 
-func (d *fakeDispatcher) StartFanout(_ context.Context, jobID, priority string) error {
+func (d *fakeDispatcher) StartFanout(ctx context.Context, jobID, priority string) error {
 	d.mu.Lock()
 	d.calls = append(d.calls, fanoutCall{jobID, priority})
+	d.traces = append(d.traces, tracing.Inject(ctx))
 	err, hook := d.startErr, d.onStart
 	d.mu.Unlock()
 	if hook != nil && err == nil {

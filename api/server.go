@@ -35,6 +35,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -97,6 +99,9 @@ type Config struct {
 	// Logger receives warnings, internal errors and debug access logs
 	// (default slog.Default()).
 	Logger *slog.Logger
+	// TracerProvider makes a server span per request (tracing.go); nil
+	// means none (the no-op provider).
+	TracerProvider trace.TracerProvider
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
 	// NewID returns a new job or webhook id (default a UUID version 7).
@@ -113,6 +118,7 @@ type Server struct {
 	cfg       Config
 	echo      *echo.Echo
 	log       *slog.Logger
+	tracer    trace.Tracer
 	available map[remediation.Action]bool
 	access    remediation.AccessStore // nil when none is configured
 	touched   touchThrottle
@@ -148,6 +154,9 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
 	if cfg.NewID == nil {
 		cfg.NewID = newUUIDv7
 	}
@@ -162,6 +171,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
+		tracer:    cfg.TracerProvider.Tracer(tracerName),
 		available: make(map[remediation.Action]bool, len(cfg.Available)),
 		access:    cfg.Access,
 
@@ -194,7 +204,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	// Middleware runs after routing, for every request including unknown
 	// routes; no group middleware, which would turn 405s into 404s.
-	e.Use(s.requestID, s.accessLog, s.recoverPanic, s.authenticate, s.rateLimit, s.limitBody)
+	e.Use(s.requestID, s.traceRequest, s.accessLog, s.recoverPanic, s.authenticate, s.rateLimit, s.limitBody)
 
 	// Probes (orchestrator, load balancer); no authentication.
 	e.GET(pathHealthz, s.handleHealthz)

@@ -44,4 +44,9 @@
 // task that runs again (duplicate, retry, crash recovery) re-reads the
 // store and does nothing twice. The worker always makes an item terminal
 // in the store before its task can be archived.
+//
+// Tracing and logs (tracing.go): every task runs in a consumer span
+// "task <type>" continuing the traceparent of its payload (the API
+// request for a fan-out, the fan-out for an item), and its context
+// carries task_id, task_type, job_id and seq for the log records.
 package worker

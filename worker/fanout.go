@@ -6,10 +6,12 @@ import (
 	"log/slog"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // handleFanout enqueues one item task per non-terminal item of a job, a
@@ -26,6 +28,12 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.ParseFanout(t)
 	if err != nil {
 		return err
+	}
+	// The item tasks continue this task's trace: EnqueueItemsAt puts the
+	// span of ctx (this task's, traceTask) in their payloads. Without one
+	// (no tracing middleware), the fan-out's own traceparent is passed on.
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = tracing.Extract(ctx, p.Trace)
 	}
 	var tenant *remediation.Tenant // loaded once, when items are paced
 	for {

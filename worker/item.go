@@ -39,7 +39,7 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	if item.Status.Terminal() {
 		return nil
 	}
-	job, err := w.store.GetJob(ctx, p.JobID)
+	job, err := w.cachedJob(ctx, p.JobID)
 	if err != nil {
 		return fmt.Errorf("worker: load job %s: %w", p.JobID, err)
 	}
@@ -81,7 +81,16 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	calls := &remediation.CallLog{}
 	var requested bool
 	res, execErr := w.execute(remediation.WithCallLog(ctx, calls), exec, tenant, job, item, &requested)
-	w.appendCalls(ctx, item, calls.Calls())
+	// The attempt's Graph calls go into the history with the transition
+	// that records its result (one transaction), or on their own when
+	// none applies.
+	pc := &pendingCalls{calls: calls.Calls()}
+	ctx = context.WithValue(ctx, pendingCallsKey{}, pc)
+	defer func() {
+		if !pc.taken {
+			w.appendCalls(ctx, item, pc.calls)
+		}
+	}()
 	if execErr != nil {
 		if ctx.Err() != nil {
 			// Shutdown or task time-out: asynq re-runs the task without
@@ -233,14 +242,34 @@ func (w *Worker) cancelItem(ctx context.Context, item *remediation.Item) error {
 
 // transition applies tr, surviving the task's deadline. A transition that
 // does not apply (the item changed meanwhile) is not an error.
+//
+// The first transition of an item attempt carries the attempt's Graph
+// calls (see pendingCalls).
 func (w *Worker) transition(ctx context.Context, tr remediation.Transition) error {
 	dctx, cancel := detached(ctx)
 	defer cancel()
-	if _, _, err := w.store.TransitionItem(dctx, tr); err != nil {
+	pc, _ := ctx.Value(pendingCallsKey{}).(*pendingCalls)
+	attached := pc != nil && !pc.taken && len(tr.Calls) == 0 && len(pc.calls) > 0
+	if attached {
+		tr.Calls = pc.calls
+	}
+	_, applied, err := w.store.TransitionItem(dctx, tr)
+	if err != nil {
 		return fmt.Errorf("worker: set item %d of job %s %s: %w", tr.Seq, tr.JobID, tr.To, err)
+	}
+	if attached && applied {
+		pc.taken = true
 	}
 	return nil
 }
+
+// pendingCalls are the Graph calls of an item attempt not yet recorded.
+type pendingCalls struct {
+	calls []remediation.Call
+	taken bool
+}
+
+type pendingCallsKey struct{}
 
 // appendCalls records an attempt's Graph calls. A failure is logged, not
 // returned: the outcome matters more than its call log, and returning

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/entraremediator/remediator/internal/budget"
 	"github.com/entraremediator/remediator/internal/queue"
@@ -97,12 +99,16 @@ type Config struct {
 	// Webhooks configures webhook delivery (webhook.go); the zero value
 	// sends none.
 	Webhooks WebhookConfig
+	// TracerProvider makes a consumer span per task (tracing.go); nil
+	// means none (the no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // Worker is the asynq server running fan-out, item and policy flush
 // tasks, plus the reconciler.
 type Worker struct {
 	store      remediation.Store
+	jobs       *jobCache
 	dirs       remediation.Directories
 	queue      *queue.Client
 	executors  map[remediation.Action]remediation.Executor
@@ -111,6 +117,7 @@ type Worker struct {
 	fanoutPage int
 	reconcileT time.Duration
 	log        *slog.Logger
+	tracer     trace.Tracer
 
 	flusher      PolicyFlusher
 	rdb          redis.UniversalClient // flush locks
@@ -150,6 +157,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{
 		store:      cfg.Store,
+		jobs:       newJobCache(readCacheTTL),
 		dirs:       cfg.Directories,
 		queue:      cfg.Queue,
 		executors:  make(map[remediation.Action]remediation.Executor),
@@ -166,6 +174,11 @@ func New(cfg Config) (*Worker, error) {
 		flushBudget:  cmp.Or(cfg.PolicyFlushBudget, DefaultPolicyFlushBudget),
 		stale:        newStaleState(cfg),
 	}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	w.tracer = tp.Tracer(tracerName)
 	w.gate, w.limits = cfg.Gate, cfg.Limits
 	if w.limits == nil {
 		w.limits = DefaultLimits
@@ -193,6 +206,7 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w.rdb = rdb
+	w.mux.Use(w.traceTask)
 	w.mux.HandleFunc(queue.TypeFanout, w.handleFanout)
 	w.mux.HandleFunc(queue.TypeItem, w.handleItem)
 	w.mux.HandleFunc(queue.TypePolicyFlush, w.handlePolicyFlush)

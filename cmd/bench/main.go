@@ -19,8 +19,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -30,6 +33,8 @@ import (
 // config holds the flags.
 type config struct {
 	quick       bool
+	cpuProfile  string
+	pprofAddr   string
 	out         string
 	dbAdmin     string
 	dbURL       string // set by newStack
@@ -96,6 +101,8 @@ func parseFlags(args []string) (config, error) {
 	for name, p := range n {
 		fs.IntVar(p, name, 0, fmt.Sprintf("size (0: %d, quick %d)", sizes[name][0], sizes[name][1]))
 	}
+	fs.StringVar(&cfg.pprofAddr, "pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	only := fs.String("only", "", "comma-separated scenarios to run: "+strings.Join(scenarioNames, ", ")+" (empty: all)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -139,7 +146,22 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "bench: pprof:", http.ListenAndServe(cfg.pprofAddr, nil)) }()
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(ctx, cfg, os.Stdout); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -132,6 +132,7 @@ func (r *report) figures() [][2]string {
 	var rows [][2]string
 	add := func(name, format string, a ...any) { rows = append(rows, [2]string{name, fmt.Sprintf(format, a...)}) }
 	if o := r.Overhead; o != nil {
+		add("1. item writes per history transaction", "%.1f (group commit)", o.WritesPerTx)
 		add("1. Redis commands per item (ours / bare)", "%.1f / %.1f (script runs %.1f / %.1f)", o.RedisCmdsPerItem, o.Bare.RedisCmdsPerItem, o.RedisEvalPerItem, o.Bare.RedisEvalPerItem)
 	}
 	if q := r.Quota; q != nil {

@@ -31,8 +31,11 @@ type overheadResult struct {
 	GraphRequests    int            `json:"graph_requests"`
 	RedisCmdsPerItem float64        `json:"redis_commands_per_item"`
 	RedisEvalPerItem float64        `json:"redis_script_runs_per_item"`
-	Bare             bareResult     `json:"bare_asynq"`
-	Ratio            float64        `json:"ratio"`
+	// WritesPerTx is the item writes (transitions, attempt logs) per
+	// history transaction of the workers (group commit).
+	WritesPerTx float64    `json:"item_writes_per_transaction"`
+	Bare        bareResult `json:"bare_asynq"`
+	Ratio       float64    `json:"ratio"`
 	// CPUSecondsPerKItem is this process's CPU time (API, workers,
 	// simulator, load generator) per 1,000 items done.
 	CPUSecondsPerKItem float64  `json:"process_cpu_s_per_1000_items"`
@@ -64,6 +67,7 @@ func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, ten
 		return nil, err
 	}
 	reqs0, cpu0 := graphReqs(), cpuSeconds()
+	txs0, ops0 := s.groupStats()
 	stopWaits := pgWaits(ctx, s.cfg.dbURL, s.dbName)
 	t0 := time.Now()
 	j, took, err := c.submit(ctx, tenantID, submission{Action: "revoke_sessions", Identities: ids, Reason: "bench: overhead"})
@@ -97,6 +101,9 @@ func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, ten
 	r.CPUSecondsPerKItem = 1000 * (cpu1 - cpu0) / done
 	r.RedisCmdsPerItem = float64(after.calls-before.calls) / done
 	r.RedisEvalPerItem = float64(after.scripts-before.scripts) / done
+	if txs, ops := s.groupStats(); txs > txs0 {
+		r.WritesPerTx = float64(ops-ops0) / float64(txs-txs0)
+	}
 
 	b, err := runBareAsynq(ctx, s, len(ids))
 	if err != nil {

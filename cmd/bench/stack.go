@@ -53,10 +53,12 @@ type stack struct {
 	box      *secrets.Box
 	setup    *history.Store // registers tenants
 	apiStore *history.Store
-	apiQueue *queue.Client
-	api      *api.Server
-	apiKey   string
-	workers  []*runningWorker
+	// workerStores are the workers' stores (for their group statistics).
+	workerStores []*history.Store
+	apiQueue     *queue.Client
+	api          *api.Server
+	apiKey       string
+	workers      []*runningWorker
 
 	caPEM []byte
 }
@@ -186,6 +188,7 @@ func (s *stack) newWorker(ctx context.Context) (*runningWorker, error) {
 		return nil, err
 	}
 	rw.closers = append(rw.closers, store)
+	s.workerStores = append(s.workerStores, store)
 	q := queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
 	rw.closers = append(rw.closers, q)
 	var dirs remediation.Directories = graph.NewConnector(graph.Options{Box: s.box, ExtraCAs: s.caPEM, Timeout: graphTimeout})
@@ -307,3 +310,12 @@ func newHTTPClient() *http.Client {
 }
 
 var errTimeout = errors.New("timed out")
+
+// groupStats sums the workers' group-commit statistics (history.Store.GroupStats).
+func (s *stack) groupStats() (txs, ops int64) {
+	for _, st := range s.workerStores {
+		t, o := st.GroupStats()
+		txs, ops = txs+t, ops+o
+	}
+	return txs, ops
+}

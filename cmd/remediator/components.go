@@ -16,6 +16,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/entraremediator/remediator/api"
 	"github.com/entraremediator/remediator/internal/actions"
@@ -127,6 +128,7 @@ type apiExtras struct {
 	limiter  api.RateLimiter
 	verifier remediation.Verifier
 	metrics  *telemetry.Metrics
+	tracer   trace.TracerProvider // nil: no spans
 }
 
 func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediation.SecretBox, x apiExtras, log *slog.Logger) *api.Server {
@@ -150,6 +152,7 @@ func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediatio
 		AllowCustomEndpoints: cfg.AllowCustomEndpoints,
 		Available:            available(executors()),
 		Logger:               log,
+		TracerProvider:       x.tracer,
 	})
 }
 
@@ -157,7 +160,7 @@ func newAPI(cfg Config, store remediation.Store, q *queue.Client, box remediatio
 // gate in Redis (budget.Wrap: every Graph call, Conditional Access ones
 // included, takes the tenant's budgets, so the policy flusher needs no
 // pacer of its own); close the returned closer after it stopped.
-func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box remediation.SecretBox, q *queue.Client, dirs remediation.Directories, m *telemetry.Metrics, log *slog.Logger) (*worker.Worker, io.Closer, error) {
+func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box remediation.SecretBox, q *queue.Client, dirs remediation.Directories, m *telemetry.Metrics, tp trace.TracerProvider, log *slog.Logger) (*worker.Worker, io.Closer, error) {
 	var hooks worker.WebhookStore = store
 	rdb, ok := ropt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
@@ -188,6 +191,7 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box re
 		StaleAfter:        cfg.StaleAfter,
 		ShutdownTimeout:   cfg.ShutdownTimeout,
 		Logger:            log,
+		TracerProvider:    tp,
 		Webhooks:          worker.WebhookConfig{Store: hooks, Box: box, AllowPrivate: cfg.AllowPrivateWebhooks},
 	})
 	if err != nil {
@@ -197,15 +201,16 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box re
 	return w, rdb, nil
 }
 
-// newConnector builds the Graph connector.
+// newConnector builds the Graph connector, with a span per call on tp.
 // moreCAs (PEM) are trusted on top of the system pool and the extra CA file.
-func newConnector(cfg Config, box remediation.SecretBox, roots *x509.CertPool, moreCAs []byte, log *slog.Logger) (*graph.Connector, error) {
+func newConnector(cfg Config, box remediation.SecretBox, roots *x509.CertPool, moreCAs []byte, tp trace.TracerProvider, log *slog.Logger) (*graph.Connector, error) {
 	extra, err := extraCAs(cfg)
 	if err != nil {
 		return nil, err
 	}
 	extra = append(extra, moreCAs...)
-	return graph.NewConnector(graph.Options{Box: box, RootCAs: roots, ExtraCAs: extra, Timeout: cfg.GraphTimeout, Logger: log}), nil
+	return graph.NewConnector(graph.Options{Box: box, RootCAs: roots, ExtraCAs: extra, Timeout: cfg.GraphTimeout, Logger: log,
+		TracerProvider: tp}), nil
 }
 
 func newQueue(cfg Config, ropt asynq.RedisConnOpt) *queue.Client {

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entraremediator/remediator/internal/logctx"
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // Config is every setting of the program, read once from REMEDIATOR_*
@@ -39,6 +42,8 @@ type Config struct {
 	LogFormat            string
 	SimulatorAddr        string
 	DemoUsers            int
+	OTLPEndpoint         string
+	TraceSampleRatio     float64
 
 	logOut io.Writer // where Logger writes; os.Stderr when nil
 }
@@ -82,6 +87,11 @@ var envVars = []envVar{
 	{"REMEDIATOR_LOG_FORMAT", "json", "json or text.", false, func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{"REMEDIATOR_SIMULATOR_ADDR", "127.0.0.1:0", "Listen address of the Graph simulator (`run`, `simulator`).", false, func(c *Config, v string) error { c.SimulatorAddr = v; return nil }},
 	{"REMEDIATOR_DEMO_USERS", "20", "Users seeded in the simulator's demo tenant.", false, func(c *Config, v string) (err error) { c.DemoUsers, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_OTLP_ENDPOINT", "", "URL of an OTLP/HTTP collector receiving traces (e.g. http://otel-collector:4318; /v1/traces is added when it has no path). Empty: tracing off.", false, func(c *Config, v string) error { c.OTLPEndpoint = v; return tracing.CheckEndpoint(v) }},
+	{"REMEDIATOR_TRACE_SAMPLE_RATIO", "1", "Share of new traces recorded (0 to 1) when REMEDIATOR_OTLP_ENDPOINT is set; tasks follow the decision of the request that started them.", false, func(c *Config, v string) (err error) {
+		c.TraceSampleRatio, err = strconv.ParseFloat(v, 64)
+		return
+	}},
 }
 
 // LoadConfig reads the environment (getenv is os.Getenv outside tests).
@@ -109,11 +119,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("REMEDIATOR_MAX_RETRY must not be negative")
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return c, fmt.Errorf("REMEDIATOR_LOG_FORMAT must be json or text")
+	case !(c.TraceSampleRatio >= 0 && c.TraceSampleRatio <= 1):
+		return c, fmt.Errorf("REMEDIATOR_TRACE_SAMPLE_RATIO must be between 0 and 1")
 	}
 	return c, nil
 }
 
-// Logger builds the process logger.
+// Logger builds the process logger. Records logged with a *Context
+// method carry the context's ids (job, item, task, request: logctx) and
+// its trace and span ids.
 func (c Config) Logger() *slog.Logger {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -125,9 +139,9 @@ func (c Config) Logger() *slog.Logger {
 		w = c.logOut
 	}
 	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(logctx.NewHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(logctx.NewHandler(slog.NewJSONHandler(w, opts)))
 }
 
 // Dump writes the effective configuration, secrets redacted.

@@ -17,6 +17,7 @@ import (
 	"github.com/entraremediator/remediator/internal/graphsim"
 	"github.com/entraremediator/remediator/internal/remediation"
 	"github.com/entraremediator/remediator/internal/telemetry"
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // runAllInOne is `make run`: API + worker in one process, with embedded
@@ -31,6 +32,11 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 	if generatedKey {
 		cfg.APIKey = newAPIKey()
 	}
+	tp, stopTracing, err := setupTracing(ctx, cfg, tracing.ServiceAll, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 
 	var ropt asynq.RedisConnOpt
 	redisDesc := cfg.RedisURL
@@ -43,7 +49,6 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 		ropt = asynq.RedisClientOpt{Addr: mr.Addr()}
 		redisDesc = "embedded miniredis at " + mr.Addr() + " (in memory)"
 	} else {
-		var err error
 		if ropt, err = redisOpt(cfg.RedisURL); err != nil {
 			return err
 		}
@@ -77,11 +82,11 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 	metrics := telemetry.New().WithQueue(ropt)
 	q := newQueue(cfg, ropt)
 	defer q.Close()
-	dirs, err := newConnector(cfg, box, nil, sim.CACertPEM(), log)
+	dirs, err := newConnector(cfg, box, nil, sim.CACertPEM(), tp, log)
 	if err != nil {
 		return err
 	}
-	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, metrics, log)
+	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, metrics, tp, log)
 	if err != nil {
 		return err
 	}
@@ -92,6 +97,7 @@ func runAllInOne(ctx context.Context, cfg Config, out io.Writer) error {
 		limiter:  newRedisRateLimiter(rdb, cfg.APIRateLimit),
 		verifier: dirs,
 		metrics:  metrics,
+		tracer:   tp,
 	}, log)
 	if err := srv.Start(cfg.HTTPAddr); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/entraremediator/remediator/internal/telemetry"
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // runAPI serves the HTTP API until ctx is done, then drains.
@@ -24,6 +25,11 @@ func runAPI(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := setupTracing(ctx, cfg, tracing.ServiceAPI, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	box, err := secretBox(cfg, false)
 	if err != nil {
 		return err
@@ -37,7 +43,7 @@ func runAPI(ctx context.Context, cfg Config) error {
 	defer q.Close()
 	rdb := ropt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
-	verifier, err := newConnector(cfg, box, nil, nil, log)
+	verifier, err := newConnector(cfg, box, nil, nil, tp, log)
 	if err != nil {
 		return err
 	}
@@ -45,6 +51,7 @@ func runAPI(ctx context.Context, cfg Config) error {
 		limiter:  newRedisRateLimiter(rdb, cfg.APIRateLimit),
 		verifier: verifier,
 		metrics:  telemetry.New().WithQueue(ropt),
+		tracer:   tp,
 	}, log)
 	if err := srv.Start(cfg.HTTPAddr); err != nil {
 		return err
@@ -62,6 +69,11 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	tp, stopTracing, err := setupTracing(ctx, cfg, tracing.ServiceWorker, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	box, err := secretBox(cfg, false)
 	if err != nil {
 		return err
@@ -73,7 +85,7 @@ func runWorker(ctx context.Context, cfg Config) error {
 	defer store.Close()
 	q := newQueue(cfg, ropt)
 	defer q.Close()
-	dirs, err := newConnector(cfg, box, nil, nil, log)
+	dirs, err := newConnector(cfg, box, nil, nil, tp, log)
 	if err != nil {
 		return err
 	}
@@ -83,7 +95,7 @@ func runWorker(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer stopMetrics()
-	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, metrics, log)
+	w, wclose, err := newWorker(cfg, ropt, store, box, q, dirs, metrics, tp, log)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azauth "github.com/microsoft/kiota-authentication-azure-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -38,6 +40,9 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives one record per Graph call; nothing is logged when nil.
 	Logger *slog.Logger
+	// TracerProvider makes a client span per Graph call ("graph <op>");
+	// nil means none (the no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // Connector implements remediation.Directories: it gives the Directory of a
@@ -47,6 +52,7 @@ type Connector struct {
 	box       remediation.SecretBox
 	timeout   time.Duration
 	log       *slog.Logger
+	tracer    trace.Tracer
 	initErr   error
 	authHTTP  *http.Client
 	graphHTTP *http.Client
@@ -75,6 +81,11 @@ func NewConnector(opts Options) *Connector {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	c.tracer = tp.Tracer(tracerName)
 	if c.box == nil {
 		c.initErr = fmt.Errorf("graph: Options.Box is nil")
 	}
@@ -219,6 +230,7 @@ func (c *Connector) newDirectory(t *remediation.Tenant, fp [32]byte, tc azcore.T
 		client:      client,
 		timeout:     c.timeout,
 		log:         c.log,
+		tracer:      c.tracer,
 		redact:      redact,
 	}, nil
 }

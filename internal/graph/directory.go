@@ -10,6 +10,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -36,6 +37,7 @@ type directory struct {
 	client      *msgraphsdk.GraphServiceClient
 	timeout     time.Duration
 	log         *slog.Logger
+	tracer      trace.Tracer
 	// redact removes the tenant's credential secrets from a text.
 	redact func(string) string
 }
@@ -115,15 +117,18 @@ func needIDs(op string, ids ...string) error {
 }
 
 // run runs one Graph call under the per-call timeout, maps its error,
-// appends it to the context's call log and logs it. target names what the
-// call is about in the log record.
-func (d *directory) run(ctx context.Context, op, target string, call func(context.Context) error) error {
+// appends it to the context's call log, logs it and traces it (span.go).
+// target names what the call is about in the log record (never in the
+// span: it may be a UPN).
+func (d *directory) run(ctx context.Context, op, target string, call func(context.Context) error) (err error) {
+	ctx, span := d.startSpan(ctx, op)
+	defer func() { endSpan(span, err) }()
 	callCtx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	x := &exchange{}
 	callCtx = withExchange(callCtx, x)
 	start := time.Now()
-	err := call(callCtx)
+	err = call(callCtx)
 	elapsed := time.Since(start)
 	status, requestID, httpDur := x.get()
 
@@ -146,6 +151,7 @@ func (d *directory) run(ctx context.Context, op, target string, call func(contex
 	if l := remediation.CallLogFrom(ctx); l != nil {
 		l.Add(c)
 	}
+	callSpanAttrs(span, status, requestID)
 	attrs := []slog.Attr{
 		slog.String("tenant_id", d.tenantID),
 		slog.String("operation", op),

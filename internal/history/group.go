@@ -5,9 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
@@ -37,16 +39,22 @@ const (
 	groupTimeout = 30 * time.Second
 )
 
-// groupOp is one item write waiting for a group.
+// groupOp is one item write waiting for a group: a transition (tr set),
+// or Graph calls for an item's attempt log (tr nil).
 type groupOp struct {
 	ctx   context.Context
 	jobID string
-	// apply runs the write in the group's transaction. It must leave its
-	// results (if any) in variables it resets on entry: a group that
-	// fails is applied again, one operation at a time.
-	apply func(ctx context.Context, tx *sql.Tx, g *group) error
-	err   error
-	done  chan struct{}
+	seq   int
+	tr    *remediation.Transition
+	calls []remediation.Call
+
+	// Results, reset by applyGroup (a failed group is applied again, one
+	// operation at a time).
+	item    *remediation.Item
+	applied bool
+	from    remediation.ItemStatus
+	err     error
+	done    chan struct{}
 }
 
 // group is the state of one group transaction.
@@ -85,14 +93,24 @@ type groups struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	loops int
+
+	// Counters for GroupStats.
+	txs, ops atomic.Int64
+}
+
+// GroupStats returns the number of group transactions committed and of the
+// operations they held (a ratio well above 1 shows writes being grouped).
+func (s *Store) GroupStats() (transactions, operations int64) {
+	return s.grp.txs.Load(), s.grp.ops.Load()
 }
 
 // inGroup applies op in a group transaction and returns its error. An
 // operation whose context ends before its group starts is not applied; one
 // taken into a group is waited for, so that its outcome is known.
-func (s *Store) inGroup(ctx context.Context, jobID string, apply func(ctx context.Context, tx *sql.Tx, g *group) error) error {
+func (s *Store) inGroup(op *groupOp) error {
 	s.grp.once.Do(s.startGroups)
-	op := &groupOp{ctx: ctx, jobID: jobID, apply: apply, done: make(chan struct{})}
+	ctx := op.ctx
+	op.done = make(chan struct{})
 	select {
 	case s.grp.queue <- op:
 	case <-ctx.Done():
@@ -162,6 +180,10 @@ func (s *Store) runGroup(ops []*groupOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	err := s.transact(ctx, func(tx *sql.Tx) error { return s.applyGroup(ctx, tx, live) })
 	cancel()
+	if err == nil {
+		s.grp.txs.Add(1)
+		s.grp.ops.Add(int64(len(live)))
+	}
 	if err != nil {
 		for _, op := range live {
 			op.err = err
@@ -180,12 +202,14 @@ func (s *Store) runGroup(ops []*groupOp) {
 	}
 }
 
-// applyGroup locks the jobs of ops in id order, applies each operation and
-// writes each job's counters. Domain errors stay with their operation.
+// applyGroup locks the jobs of ops in id order, applies the operations
+// (groupapply.go) and writes each job's counters. Domain errors stay with
+// their operation.
 func (s *Store) applyGroup(ctx context.Context, tx *sql.Tx, ops []*groupOp) error {
 	g := &group{s: s, now: micros(s.now()), jobs: map[string]*lockedJob{}, deltas: map[string]*jobDelta{}}
 	ids := make([]string, 0, len(ops))
 	for _, op := range ops {
+		op.item, op.applied, op.from, op.err = nil, false, "", nil
 		ids = append(ids, op.jobID)
 	}
 	slices.Sort(ids)
@@ -199,14 +223,40 @@ func (s *Store) applyGroup(ctx context.Context, tx *sql.Tx, ops []*groupOp) erro
 		}
 		g.jobs[id] = j
 	}
-	for _, op := range ops {
-		op.err = op.apply(ctx, tx, g)
-		var de *remediation.Error
-		if op.err != nil && !errors.As(op.err, &de) {
-			return op.err
+	for pending := ops; len(pending) > 0; {
+		var round []*groupOp
+		round, pending = splitRound(pending)
+		byJob := map[string][]*groupOp{}
+		for _, op := range round {
+			byJob[op.jobID] = append(byJob[op.jobID], op)
+		}
+		for _, id := range slices.Sorted(maps.Keys(byJob)) {
+			if err := g.applyJob(ctx, tx, id, byJob[id]); err != nil {
+				return err
+			}
 		}
 	}
 	return g.flush(ctx, tx)
+}
+
+// splitRound returns the first operation of each item in ops (in order)
+// and the rest: a round writes each item once.
+func splitRound(ops []*groupOp) (round, rest []*groupOp) {
+	type key struct {
+		job string
+		seq int
+	}
+	seen := map[key]bool{}
+	for _, op := range ops {
+		k := key{op.jobID, op.seq}
+		if seen[k] {
+			rest = append(rest, op)
+			continue
+		}
+		seen[k] = true
+		round = append(round, op)
+	}
+	return round, rest
 }
 
 // flush writes the counters of the group's jobs, sets a job running when

@@ -113,6 +113,38 @@ func TestGroupedTransitions(t *testing.T) {
 					t.Fatalf("item %d: attempts %d, calls %+v; want one call of attempt 1 with request id r%d", seq, it.Attempts, calls, seq)
 				}
 			}
+
+			// The same item many times at once (several may share a group):
+			// exactly one compare-and-set applies, the others see it done.
+			race, _, err := s.CreateJob(ctx, &remediation.Job{ID: "j2", TenantID: "t1",
+				Action: remediation.ActionDisableUser, CreatedAt: time.Now()}, []string{"x@contoso.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			wins, seen := 0, 0
+			for range 40 {
+				wg.Go(func() {
+					it, ok, err := s.TransitionItem(context.Background(), remediation.Transition{JobID: race.ID, Seq: 0,
+						From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning, CountAttempt: true})
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						wins++
+					}
+					if it.Status == remediation.ItemRunning && it.Attempts == 1 {
+						seen++
+					}
+				})
+			}
+			wg.Wait()
+			if wins != 1 || seen != 40 {
+				t.Fatalf("40 concurrent pending->running of one item: %d applied, %d saw it running with 1 attempt; want 1 and 40", wins, seen)
+			}
 		})
 	}
 }

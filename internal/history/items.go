@@ -192,38 +192,5 @@ func (s *Store) calls(ctx context.Context, jobID string, seq int) ([]remediation
 // unknown item.
 func (s *Store) AppendCalls(ctx context.Context, jobID string, seq int, calls []remediation.Call) (err error) {
 	defer wrap(&err, "history.AppendCalls(%s, %d)", jobID, seq)
-	return s.inGroup(ctx, jobID, func(ctx context.Context, tx *sql.Tx, g *group) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM items WHERE job_id = $1 AND seq = $2`, jobID, seq).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return remediation.Errorf(remediation.ENOTFOUND, "item %d not found in job %s", seq, jobID)
-		} else if err != nil {
-			return err
-		}
-		return insertCalls(ctx, tx, jobID, seq, calls, 0, s.now())
-	})
-}
-
-// insertCalls inserts calls into an item's attempt log; a call without an
-// Attempt gets attempt, one without a Time gets now.
-func insertCalls(ctx context.Context, tx *sql.Tx, jobID string, seq int, calls []remediation.Call, attempt int, now time.Time) error {
-	for _, c := range calls {
-		at := c.Time
-		if at.IsZero() {
-			at = now
-		}
-		ns := int64(c.Duration)
-		if ns == 0 && c.DurationMS != 0 {
-			ns = int64(c.DurationMS * float64(time.Millisecond))
-		}
-		if c.Attempt == 0 {
-			c.Attempt = attempt
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO calls (job_id, seq, at, attempt, operation,
-			http_status, error_code, request_id, duration_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			jobID, seq, micros(at), c.Attempt, c.Operation, c.HTTPStatus, c.ErrorCode, c.RequestID, ns); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.inGroup(&groupOp{ctx: ctx, jobID: jobID, seq: seq, calls: calls})
 }

@@ -59,7 +59,9 @@ func openPostgres(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("history: open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(8)
+	// Idle connections are kept: under load, closing and reopening them
+	// forks a PostgreSQL backend each time.
+	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/entraremediator/remediator/internal/remediation"
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // Defaults of Options.
@@ -105,9 +106,11 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // StartFanout enqueues the fan-out task of a job on the control queue.
-// A fan-out task of the job that already exists makes this a no-op.
+// A fan-out task of the job that already exists makes this a no-op. The
+// span of ctx (the API request's) goes into the payload as its
+// traceparent, so that the fan-out continues the request's trace.
 func (c *Client) StartFanout(ctx context.Context, jobID string, priority string) error {
-	t, err := NewFanoutTask(jobID, priority)
+	t, err := newFanoutTask(FanoutPayload{JobID: jobID, Priority: priority, Trace: tracing.Inject(ctx)})
 	if err != nil {
 		return err
 	}
@@ -126,6 +129,8 @@ func (c *Client) StartFanout(ctx context.Context, jobID string, priority string)
 // EnqueueItems enqueues the item tasks of seqs with a bounded number of
 // concurrent enqueues. Tasks that already exist count as enqueued. It
 // returns the first error, after the enqueues in flight have finished.
+// The span of ctx (the fan-out task's) goes into every payload as its
+// traceparent.
 func (c *Client) EnqueueItems(ctx context.Context, jobID string, seqs []int, priority string) error {
 	return c.EnqueueItemsAt(ctx, jobID, seqs, priority, nil)
 }
@@ -142,6 +147,7 @@ func (c *Client) EnqueueItemsAt(ctx context.Context, jobID string, seqs []int, p
 	if len(seqs) == 0 {
 		return nil
 	}
+	trace := tracing.Inject(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts := []asynq.Option{
@@ -165,7 +171,7 @@ func (c *Client) EnqueueItemsAt(ctx context.Context, jobID string, seqs []int, p
 				if at != nil {
 					when = at[i]
 				}
-				if err := c.enqueueItem(ctx, jobID, seqs[i], when, opts); err != nil {
+				if err := c.enqueueItem(ctx, ItemPayload{JobID: jobID, Seq: seqs[i], Trace: trace}, when, opts); err != nil {
 					fail(err)
 				}
 			}
@@ -187,8 +193,9 @@ feed:
 	return firstErr
 }
 
-func (c *Client) enqueueItem(ctx context.Context, jobID string, seq int, at time.Time, opts []asynq.Option) error {
-	t, err := NewItemTask(jobID, seq)
+func (c *Client) enqueueItem(ctx context.Context, p ItemPayload, at time.Time, opts []asynq.Option) error {
+	jobID, seq := p.JobID, p.Seq
+	t, err := newItemTask(p)
 	if err != nil {
 		return err
 	}

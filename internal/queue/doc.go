@@ -15,7 +15,9 @@
 // store's outbox is sent by a webhook task ("remediation:webhook", TaskID
 // "webhook:<delivery_id>", queue "control"). Payloads carry ids only,
 // never secrets or identities' data: everything else is read from the
-// history store.
+// history store. Fan-out and item payloads may also carry the W3C
+// traceparent of the span that enqueued them (the Client takes it from
+// the enqueuing context), so that a job's trace crosses Redis.
 //
 // TaskIDs make every enqueue idempotent: asynq refuses a second task with
 // the same id while the first exists (ErrTaskIDConflict), and the Client

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // ResumeFanoutTaskID returns the TaskID of the fan-out of a job resumed by
@@ -26,7 +28,7 @@ func ResumeFanoutTaskID(jobID string, from int) string {
 // items they enqueue and the cursor never moves back. One resume task per
 // cursor position exists at a time.
 func (c *Client) ResumeFanout(ctx context.Context, jobID, priority string, from int) error {
-	t, err := NewFanoutTask(jobID, priority)
+	t, err := newFanoutTask(FanoutPayload{JobID: jobID, Priority: priority, Trace: tracing.Inject(ctx)})
 	if err != nil {
 		return err
 	}
@@ -59,6 +61,7 @@ func (c *Client) RequeueItems(ctx context.Context, jobID string, seqs []int, pri
 		once sync.Once
 		sem  = make(chan struct{}, c.opts.EnqueueConcurrency)
 	)
+	trace := tracing.Inject(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, seq := range seqs {
@@ -71,7 +74,7 @@ func (c *Client) RequeueItems(ctx context.Context, jobID string, seqs []int, pri
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			t, terr := NewItemTask(jobID, seq)
+			t, terr := newItemTask(ItemPayload{JobID: jobID, Seq: seq, Trace: trace})
 			if terr == nil {
 				_, terr = c.c.EnqueueContext(ctx, t, append(slices.Clip(opts), asynq.TaskID(ItemTaskID(jobID, seq)))...)
 			}

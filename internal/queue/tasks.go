@@ -41,12 +41,18 @@ func ItemQueue(priority string) string {
 type FanoutPayload struct {
 	JobID    string `json:"job_id"`
 	Priority string `json:"priority,omitempty"`
+	// Trace is the W3C traceparent of the span that enqueued the task
+	// (the API request), "" when none; never anything secret.
+	Trace string `json:"traceparent,omitempty"`
 }
 
 // ItemPayload is the payload of an item task.
 type ItemPayload struct {
 	JobID string `json:"job_id"`
 	Seq   int    `json:"seq"`
+	// Trace is the W3C traceparent of the span that enqueued the task
+	// (the fan-out task), "" when none.
+	Trace string `json:"traceparent,omitempty"`
 }
 
 // FanoutTaskID returns the TaskID of a job's fan-out task.
@@ -57,10 +63,15 @@ func ItemTaskID(jobID string, seq int) string { return "item:" + jobID + ":" + s
 
 // NewFanoutTask returns the fan-out task of a job.
 func NewFanoutTask(jobID, priority string) (*asynq.Task, error) {
-	if jobID == "" {
+	return newFanoutTask(FanoutPayload{JobID: jobID, Priority: priority})
+}
+
+// newFanoutTask returns the fan-out task of p.
+func newFanoutTask(p FanoutPayload) (*asynq.Task, error) {
+	if p.JobID == "" {
 		return nil, fmt.Errorf("queue: fan-out task: empty job id")
 	}
-	b, err := json.Marshal(FanoutPayload{JobID: jobID, Priority: priority})
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("queue: fan-out payload: %w", err)
 	}
@@ -69,10 +80,15 @@ func NewFanoutTask(jobID, priority string) (*asynq.Task, error) {
 
 // NewItemTask returns the task of one item of a job.
 func NewItemTask(jobID string, seq int) (*asynq.Task, error) {
-	if jobID == "" || seq < 0 {
-		return nil, fmt.Errorf("queue: item task: invalid job id %q or seq %d", jobID, seq)
+	return newItemTask(ItemPayload{JobID: jobID, Seq: seq})
+}
+
+// newItemTask returns the item task of p.
+func newItemTask(p ItemPayload) (*asynq.Task, error) {
+	if p.JobID == "" || p.Seq < 0 {
+		return nil, fmt.Errorf("queue: item task: invalid job id %q or seq %d", p.JobID, p.Seq)
 	}
-	b, err := json.Marshal(ItemPayload{JobID: jobID, Seq: seq})
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("queue: item payload: %w", err)
 	}
