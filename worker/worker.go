@@ -21,12 +21,14 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultConcurrency       = 20
-	DefaultBaseBackoff       = time.Second
-	DefaultMaxBackoff        = 5 * time.Minute
-	DefaultReconcileInterval = 10 * time.Second
-	DefaultShutdownTimeout   = 25 * time.Second
-	DefaultFanoutPageSize    = 1000
+	DefaultConcurrency              = 20
+	DefaultBaseBackoff              = time.Second
+	DefaultMaxBackoff               = 5 * time.Minute
+	DefaultReconcileInterval        = 10 * time.Second
+	DefaultShutdownTimeout          = 25 * time.Second
+	DefaultFanoutPageSize           = 1000
+	DefaultTaskCheckInterval        = 100 * time.Millisecond
+	DefaultDelayedTaskCheckInterval = time.Second
 )
 
 // Config configures a Worker. Redis, Store, Directories and Queue are
@@ -60,11 +62,14 @@ type Config struct {
 	// ShutdownTimeout is how long Shutdown lets running tasks finish
 	// before they are put back in the queue. Default 25 s.
 	ShutdownTimeout time.Duration
-	// DelayedTaskCheckInterval is how often asynq promotes retries whose
-	// time has come (asynq default 5 s; tests set it small).
+	// DelayedTaskCheckInterval is how often asynq promotes scheduled tasks
+	// (paced bulk items) and retries whose time has come. Default 1 s
+	// (asynq's own 5 s would release a paced job's items in bursts, with
+	// gaps between them).
 	DelayedTaskCheckInterval time.Duration
 	// TaskCheckInterval is how long asynq sleeps when all queues are
-	// empty (asynq default 1 s; tests set it small).
+	// empty. Default 100 ms (asynq's own 1 s would delay an urgent job by
+	// up to a second per task: its fan-out and its item).
 	TaskCheckInterval time.Duration
 	// FanoutPageSize is the number of items a fan-out enqueues per store
 	// page. Default 1000.
@@ -215,6 +220,7 @@ func New(cfg Config) (*Worker, error) {
 	w.srv = asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:              cmp.Or(cfg.Concurrency, DefaultConcurrency),
 		Queues:                   queue.Weights(),
+		StrictPriority:           true,
 		BaseContext:              func() context.Context { return context.Background() },
 		RetryDelayFunc:           func(_ int, err error, _ *asynq.Task) time.Duration { return w.backoff.delayFor(err) },
 		IsFailure:                isFailure,
@@ -222,8 +228,8 @@ func New(cfg Config) (*Worker, error) {
 		Logger:                   asynqLogger{w.log},
 		LogLevel:                 asynq.InfoLevel,
 		ShutdownTimeout:          cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout),
-		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
-		TaskCheckInterval:        cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: cmp.Or(cfg.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval),
+		TaskCheckInterval:        cmp.Or(cfg.TaskCheckInterval, DefaultTaskCheckInterval),
 	})
 	return w, nil
 }

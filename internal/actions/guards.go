@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"slices"
 	"strings"
 
@@ -62,12 +63,23 @@ func readRoles(ctx context.Context, x *remediation.Exec, userID string) (heldRol
 	if err != nil {
 		return nil, err
 	}
-	ids, err := rd.TransitiveRoleTemplateIDs(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	inst, err := rd.ListActiveRoleInstances(ctx, userID)
-	if err != nil {
+	// The two reads are independent: run them side by side, so that the
+	// guard costs one Graph latency, not two (an urgent disable waits for
+	// it).
+	var (
+		ids  []string
+		inst []remediation.RoleAssignment
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		ids, err = rd.TransitiveRoleTemplateIDs(gctx, userID)
+		return err
+	})
+	g.Go(func() (err error) {
+		inst, err = rd.ListActiveRoleInstances(gctx, userID)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	held := heldRoles{}

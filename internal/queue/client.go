@@ -116,7 +116,7 @@ func (c *Client) StartFanout(ctx context.Context, jobID string, priority string)
 	}
 	_, err = c.c.EnqueueContext(ctx, t,
 		asynq.TaskID(FanoutTaskID(jobID)),
-		asynq.Queue(QueueControl),
+		asynq.Queue(FanoutQueue(priority)),
 		asynq.MaxRetry(fanoutMaxRetry),
 		asynq.Timeout(c.opts.FanoutTimeout),
 	)

@@ -30,7 +30,8 @@ func TestStartFanoutIsIdempotent(t *testing.T) {
 	}
 	insp := asynq.NewInspector(r.Opt())
 	t.Cleanup(func() { insp.Close() })
-	tasks, err := insp.ListPendingTasks(queue.QueueControl)
+	// An urgent job's fan-out runs on the urgent queue, ahead of bulk work.
+	tasks, err := insp.ListPendingTasks(queue.QueueUrgent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +45,12 @@ func TestStartFanoutIsIdempotent(t *testing.T) {
 	var p queue.FanoutPayload
 	if err := json.Unmarshal(ti.Payload, &p); err != nil || p != (queue.FanoutPayload{JobID: "job-1", Priority: "urgent"}) {
 		t.Errorf("payload = %s (%v)", ti.Payload, err)
+	}
+	if err := c.StartFanout(ctx, "job-2", "bulk"); err != nil {
+		t.Fatal(err)
+	}
+	if tasks, err := insp.ListPendingTasks(queue.QueueControl); err != nil || len(tasks) != 1 || tasks[0].ID != "fanout:job-2" {
+		t.Fatalf("control queue = %v, %v; want the bulk job's fan-out", tasks, err)
 	}
 }
 
@@ -118,8 +125,11 @@ func TestEnqueueItemsReportsRedisDown(t *testing.T) {
 }
 
 func TestTasksAndPayloads(t *testing.T) {
-	if got := queue.Weights(); got[queue.QueueUrgent] <= got[queue.QueueBulk] || got[queue.QueueBulk] <= got[queue.QueueControl] || got[queue.QueueControl] <= 0 {
-		t.Errorf("weights = %v, want urgent > bulk > control > 0", got)
+	if got := queue.Weights(); got[queue.QueueUrgent] <= got[queue.QueueControl] || got[queue.QueueControl] <= got[queue.QueueBulk] || got[queue.QueueBulk] <= 0 {
+		t.Errorf("priorities = %v, want urgent > control > bulk > 0", got)
+	}
+	if queue.FanoutQueue("urgent") != queue.QueueUrgent || queue.FanoutQueue("bulk") != queue.QueueControl {
+		t.Error("FanoutQueue maps priorities wrongly")
 	}
 	if queue.ItemQueue("urgent") != queue.QueueUrgent || queue.ItemQueue("bulk") != queue.QueueBulk || queue.ItemQueue("") != queue.QueueBulk {
 		t.Error("ItemQueue maps priorities wrongly")

@@ -34,7 +34,7 @@ func (c *Client) ResumeFanout(ctx context.Context, jobID, priority string, from 
 	}
 	_, err = c.c.EnqueueContext(ctx, t,
 		asynq.TaskID(ResumeFanoutTaskID(jobID, from)),
-		asynq.Queue(QueueControl),
+		asynq.Queue(FanoutQueue(priority)),
 		asynq.MaxRetry(fanoutMaxRetry),
 		asynq.Timeout(c.opts.FanoutTimeout),
 	)

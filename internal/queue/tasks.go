@@ -15,17 +15,30 @@ const (
 )
 
 // Queue names. Item tasks go to QueueUrgent or QueueBulk after the job's
-// priority; fan-out tasks go to QueueControl.
+// priority; fan-out tasks go to QueueUrgent for urgent jobs and to
+// QueueControl otherwise, as do policy flushes and webhook deliveries.
 const (
 	QueueUrgent  = "urgent"
 	QueueBulk    = "bulk"
 	QueueControl = "control"
 )
 
-// Weights returns the asynq server queue configuration: weighted, not
-// strict priority, so that bulk and control work is never starved.
+// Weights returns the asynq server queue priorities, served in strict
+// order (asynq.Config.StrictPriority): a free worker always takes urgent
+// work first, then control work (fan-outs, policy flushes, webhooks: few
+// and short), then bulk items. Bulk cannot starve the others, and urgent
+// jobs are small by definition (see api's urgent threshold), so they
+// cannot starve bulk for long.
 func Weights() map[string]int {
-	return map[string]int{QueueUrgent: 6, QueueBulk: 3, QueueControl: 1}
+	return map[string]int{QueueUrgent: 3, QueueControl: 2, QueueBulk: 1}
+}
+
+// FanoutQueue returns the queue of a fan-out task for a job priority.
+func FanoutQueue(priority string) string {
+	if priority == QueueUrgent {
+		return QueueUrgent
+	}
+	return QueueControl
 }
 
 // ItemQueue returns the queue of an item task for a job priority
