@@ -98,10 +98,25 @@ func (w *Worker) handlePolicyFlush(ctx context.Context, t *asynq.Task) error {
 	}
 }
 
+// groupBatchSize bounds a batch of a tenant with mfa_targeting=group: each
+// request is a group membership write (about 20 per second under Graph's
+// quota), and a batch's items finish together, so a batch of thousands
+// would show no progress for minutes.
+const groupBatchSize = 50
+
+// batchSize is the number of requests of a flush batch for the tenant.
+func (w *Worker) batchSize(ctx context.Context, tenantID string) int {
+	t, err := w.store.GetTenant(ctx, tenantID)
+	if err == nil && t.Settings.WithDefaults().MFATargeting == remediation.MFATargetGroup {
+		return min(w.policyBatch, groupBatchSize)
+	}
+	return w.policyBatch
+}
+
 // flushBatch handles one batch of pending requests. progress reports
 // whether a request was finished; more whether requests may be left.
 func (w *Worker) flushBatch(ctx context.Context, p queue.PolicyFlushPayload) (progress, more bool, err error) {
-	reqs, err := w.store.PendingPolicyRequests(ctx, p.TenantID, p.Kind, w.policyBatch)
+	reqs, err := w.store.PendingPolicyRequests(ctx, p.TenantID, p.Kind, w.batchSize(ctx, p.TenantID))
 	if err != nil {
 		return false, false, fmt.Errorf("worker: pending policy requests of tenant %s: %w", p.TenantID, err)
 	}

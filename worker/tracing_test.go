@@ -51,6 +51,9 @@ func TestTaskSpansChain(t *testing.T) {
 	logs := &lockedBuffer{}
 	w, err := b.newWorker(func(c *worker.Config) {
 		c.TracerProvider = tp
+		// The reconciler would start the fan-out of the new job itself
+		// (without the test's trace) if it ran before StartFanout.
+		c.ReconcileInterval = time.Hour
 		c.Directories = graph.NewConnector(graph.Options{Box: b.box, RootCAs: b.sim.CAPool(), Timeout: 10 * time.Second, TracerProvider: tp})
 		c.Logger = slog.New(logctx.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	})

@@ -114,6 +114,7 @@ type Config struct {
 type Worker struct {
 	store      remediation.Store
 	jobs       *jobCache
+	unpaused   sync.Map // tenant id -> time of the last pause probe that found none
 	dirs       remediation.Directories
 	queue      *queue.Client
 	executors  map[remediation.Action]remediation.Executor

@@ -88,7 +88,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.dbAdmin, "db", def, "PostgreSQL URL with the right to create a database")
 	fs.BoolVar(&cfg.keepDB, "keep-db", false, "keep the bench database")
 	fs.IntVar(&cfg.workers, "workers", 2, "worker replicas")
-	fs.IntVar(&cfg.concurrency, "concurrency", 50, "tasks each worker runs at once (REMEDIATOR_WORKER_CONCURRENCY default)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 100, "tasks each worker runs at once (REMEDIATOR_WORKER_CONCURRENCY default)")
 	fs.Float64Var(&cfg.timeScale, "timescale", 10, "speed-up of the throttled simulator's quota windows")
 	fs.DurationVar(&cfg.latency, "latency", 100*time.Millisecond, "simulated Graph latency in scenarios 2, 3 and 7")
 	fs.BoolVar(&cfg.budget, "budget", true, "meter Graph calls with internal/budget as cmd/remediator does (false: measure without)")

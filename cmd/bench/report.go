@@ -139,8 +139,16 @@ func (r *report) figures() [][2]string {
 		add("2. bulk job", "%d identities, %d writes, %.0f writes/s allowed", q.Identities, q.Writes, q.AllowedWritesPS)
 	}
 	for _, m := range r.MFA {
-		add("4. enforce_mfa ("+m.Targeting+")", "%d users: %s in %.1f s; %d CA writes, %d CA requests, %d CA 429",
-			m.Identities, counts(m.Counts), m.Seconds, m.CAWrites, m.CARequests, m.CAThrottled)
+		if m.Error != "" {
+			add("4. enforce_mfa ("+m.Targeting+")", "%d users: error: %s", m.Identities, m.Error)
+			continue
+		}
+		stopped := ""
+		if m.Stopped {
+			stopped = " (stopped at the deadline)"
+		}
+		add("4. enforce_mfa ("+m.Targeting+")", "%d users: %s in %.1f s%s; %d CA writes, %d CA requests, %d CA 429, %d other writes",
+			m.Identities, counts(m.Counts), m.Seconds, stopped, m.CAWrites, m.CARequests, m.CAThrottled, m.OtherWrites)
 	}
 	if a := r.Accept; a != nil {
 		add("5. accept a job", "%d identities (%.1f MB body) in %.0f ms", a.Identities, float64(a.BodyBytes)/1e6, a.PostMS)

@@ -192,7 +192,9 @@ func (s *stack) newWorker(ctx context.Context) (*runningWorker, error) {
 	q := queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
 	rw.closers = append(rw.closers, q)
 	var dirs remediation.Directories = graph.NewConnector(graph.Options{Box: s.box, ExtraCAs: s.caPEM, Timeout: graphTimeout})
-	flusher := &actions.PolicyFlusher{Store: store}
+	// The policy holds every user of scenario 4 (the service's default cap
+	// is actions.DefaultMaxPolicyUsers; REMEDIATOR_MAX_POLICY_USERS).
+	flusher := &actions.PolicyFlusher{Store: store, MaxPolicyUsers: max(s.cfg.mfaN, actions.DefaultMaxPolicyUsers)}
 	cfg := worker.Config{
 		Redis:             s.ropt,
 		Store:             store,

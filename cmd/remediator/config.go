@@ -67,7 +67,7 @@ var envVars = []envVar{
 	{"REMEDIATOR_EXTRA_CA_FILE", "", "PEM file of extra CAs trusted for Graph and the authority (SSL_CERT_FILE is honoured too).", false, func(c *Config, v string) error { c.ExtraCAFile = v; return nil }},
 	{"REMEDIATOR_MAX_IDENTITIES", "100000", "Largest identity list accepted in one job.", false, func(c *Config, v string) (err error) { c.MaxIdentities, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_MAX_BODY_BYTES", "16777216", "Largest request body accepted.", false, func(c *Config, v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return }},
-	{"REMEDIATOR_WORKER_CONCURRENCY", "50", "Tasks a worker process runs at once.", false, func(c *Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_WORKER_CONCURRENCY", "100", "Tasks a worker process runs at once (paced bulk items may wait up to a second for their budget inside a task: see README, Bulk at scale).", false, func(c *Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_API_RATE_LIMIT", "100", "Requests per second per API key (burst twice that), shared by all API replicas through Redis.", false, func(c *Config, v string) (err error) { c.APIRateLimit, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_ALLOW_PRIVATE_WEBHOOKS", "false", "Allow webhook URLs on loopback, link-local or private addresses (tests, lab setups).", false, func(c *Config, v string) (err error) { c.AllowPrivateWebhooks, err = strconv.ParseBool(v); return }},
 	{"REMEDIATOR_METRICS_ADDR", ":9090", "Where a `worker` process serves /metrics (`off` disables it). The API serves /metrics on its own address.", false, func(c *Config, v string) error {
