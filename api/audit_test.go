@@ -48,7 +48,7 @@ func adminActions(t *testing.T, e *env, secret string) map[string]string {
 	do(auditTenantSettings, req{Method: "PATCH", Path: ta, Body: map[string]any{"protected_identities": []string{breakGlass1}}}, 200)
 	do(auditTenantCredentials, req{Method: "PUT", Path: ta + "/credentials", Body: map[string]any{"client_secret": testSecret + "-rotated"}}, 200)
 	do(auditTenantVerify, req{Method: "POST", Path: ta + "/verify"}, 200)
-	hook := do(auditWebhookCreate, req{Method: "POST", Path: ta + "/webhooks", Body: map[string]any{"url": "https://" + hookHost + "/h?token=abc"}}, 201)
+	hook := do(auditWebhookCreate, req{Method: "POST", Path: ta + "/webhooks", Body: map[string]any{"url": "https://" + hookHost + "/h?token=qz-hook-secret"}}, 201)
 	do(auditWebhookDelete, req{Method: "DELETE", Path: ta + "/webhooks/" + hook.field(t, "id")}, 204)
 	src := e.finished("disable_user", remediation.ItemSucceeded, remediation.ItemFailed)
 	do(auditJobUndo, req{Method: "POST", Path: "/v1/remediations/" + src.ID + "/undo"}, 202)
@@ -82,7 +82,7 @@ func TestAuditEveryAdminAction(t *testing.T) {
 	byAction := map[string][]*remediation.AuditEntry{}
 	for _, en := range e.auditEntries() {
 		byAction[en.Action] = append(byAction[en.Action], en)
-		for _, secret := range []string{testSecret, admin.Secret, "token=abc", "abc"} {
+		for _, secret := range []string{testSecret, admin.Secret, "token=qz-hook-secret", "qz-hook-secret"} {
 			if strings.Contains(string(en.Details), secret) {
 				t.Errorf("%s details hold a secret: %s", en.Action, en.Details)
 			}
@@ -117,7 +117,7 @@ func TestAuditEveryAdminAction(t *testing.T) {
 	if d := string(byAction[auditTenantCredentials][0].Details); !strings.Contains(d, `"credential_type":"secret"`) {
 		t.Errorf("credentials details = %s", d)
 	}
-	if d := string(byAction[auditWebhookCreate][0].Details); !strings.Contains(d, hookHost) || strings.Contains(d, "abc") {
+	if d := string(byAction[auditWebhookCreate][0].Details); !strings.Contains(d, hookHost) || strings.Contains(d, "qz-hook-secret") {
 		t.Errorf("webhook details = %s", d)
 	}
 	// Refused requests write nothing.
