@@ -33,7 +33,13 @@ func (w *Worker) reconcileOnce(ctx context.Context) {
 	w.reconcileStale(ctx) // stalled fan-outs, lost item tasks (reconcile_items.go)
 }
 
-// reconcileFanouts starts the fan-out of jobs whose fan-out is unfinished.
+// fanoutGrace is how long the reconciler leaves a new job's fan-out to the
+// API that accepted it, which enqueues it right after the job is stored:
+// started here first, the fan-out would lose the request's trace.
+const fanoutGrace = 2 * time.Second
+
+// reconcileFanouts starts the fan-out of jobs whose fan-out is unfinished
+// (and that are older than fanoutGrace).
 func (w *Worker) reconcileFanouts(ctx context.Context) {
 	ids, err := w.store.JobsNeedingFanout(ctx, reconcileBatch)
 	if err != nil {
@@ -45,6 +51,9 @@ func (w *Worker) reconcileFanouts(ctx context.Context) {
 	for _, id := range ids {
 		priority := ""
 		if job, err := w.store.GetJob(ctx, id); err == nil {
+			if time.Since(job.CreatedAt) < fanoutGrace {
+				continue // the API is enqueueing it (with the request's trace)
+			}
 			priority = job.Priority
 		}
 		if err := w.queue.StartFanout(ctx, id, priority); err != nil {
