@@ -104,19 +104,18 @@ func (w *Worker) handlePolicyFlush(ctx context.Context, t *asynq.Task) error {
 // would show no progress for minutes.
 const groupBatchSize = 50
 
-// batchSize is the number of requests of a flush batch for the tenant.
-func (w *Worker) batchSize(ctx context.Context, tenantID string) int {
-	t, err := w.store.GetTenant(ctx, tenantID)
-	if err == nil && t.Settings.WithDefaults().MFATargeting == remediation.MFATargetGroup {
-		return min(w.policyBatch, groupBatchSize)
-	}
-	return w.policyBatch
-}
-
 // flushBatch handles one batch of pending requests. progress reports
 // whether a request was finished; more whether requests may be left.
 func (w *Worker) flushBatch(ctx context.Context, p queue.PolicyFlushPayload) (progress, more bool, err error) {
-	reqs, err := w.store.PendingPolicyRequests(ctx, p.TenantID, p.Kind, w.batchSize(ctx, p.TenantID))
+	tenant, terr := w.store.GetTenant(ctx, p.TenantID)
+	if terr != nil && remediation.ErrorCode(terr) != remediation.ENOTFOUND {
+		return false, false, fmt.Errorf("worker: load tenant %s: %w", p.TenantID, terr)
+	}
+	limit := w.policyBatch
+	if terr == nil && tenant.Settings.WithDefaults().MFATargeting == remediation.MFATargetGroup {
+		limit = min(limit, groupBatchSize)
+	}
+	reqs, err := w.store.PendingPolicyRequests(ctx, p.TenantID, p.Kind, limit)
 	if err != nil {
 		return false, false, fmt.Errorf("worker: pending policy requests of tenant %s: %w", p.TenantID, err)
 	}
@@ -134,13 +133,9 @@ func (w *Worker) flushBatch(ctx context.Context, p queue.PolicyFlushPayload) (pr
 		return len(done) > 0, true, nil
 	}
 
-	tenant, err := w.store.GetTenant(ctx, p.TenantID)
-	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+	if terr != nil { // ENOTFOUND
 		return w.failBatch(ctx, live, items, verdict{kind: kindPermanent,
 			itemErr: &remediation.ItemError{Code: remediation.ENOTFOUND, Message: msgTenantAbsent}}, nil)
-	}
-	if err != nil {
-		return false, false, fmt.Errorf("worker: load tenant %s: %w", p.TenantID, err)
 	}
 	calls := &remediation.CallLog{}
 	fctx := withPaceTenant(remediation.WithCallLog(ctx, calls), tenant.ID)

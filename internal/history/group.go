@@ -180,20 +180,17 @@ func (s *Store) runGroup(ops []*groupOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	err := s.transact(ctx, func(tx *sql.Tx) error { return s.applyGroup(ctx, tx, live) })
 	cancel()
-	if err == nil {
+	switch {
+	case err == nil:
 		s.grp.txs.Add(1)
 		s.grp.ops.Add(int64(len(live)))
-	}
-	if err != nil {
+	case len(live) == 1:
+		live[0].err = err
+	default:
+		// applyGroup resets each operation's results.
 		for _, op := range live {
-			op.err = err
-		}
-		if len(live) > 1 {
-			for _, op := range live {
-				op.err = nil
-				if err := s.transact(op.ctx, func(tx *sql.Tx) error { return s.applyGroup(op.ctx, tx, []*groupOp{op}) }); err != nil {
-					op.err = err
-				}
+			if err := s.transact(op.ctx, func(tx *sql.Tx) error { return s.applyGroup(op.ctx, tx, []*groupOp{op}) }); err != nil {
+				op.err = err
 			}
 		}
 	}

@@ -148,3 +148,62 @@ func TestGroupedTransitions(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedGroupIsReplayedOneByOne: a write PostgreSQL refuses (text
+// that is not UTF-8) fails the group transaction it shares with good
+// writes; the store then applies them one by one, so only the bad one
+// fails.
+func TestFailedGroupIsReplayedOneByOne(t *testing.T) {
+	s, err := history.Open(t.Context(), testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, &remediation.Tenant{ID: "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%04d@contoso.com", i)
+	}
+	job, _, err := s.CreateJob(ctx, &remediation.Job{ID: "j1", TenantID: "t1",
+		Action: remediation.ActionDisableUser, CreatedAt: time.Now()}, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bad = 17
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	applied := make([]bool, n)
+	for seq := range n {
+		wg.Go(func() {
+			detail := "started"
+			if seq == bad {
+				detail = "bad \xff\xfe"
+			}
+			_, applied[seq], errs[seq] = s.TransitionItem(context.Background(), remediation.Transition{JobID: job.ID, Seq: seq,
+				From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning, Detail: detail})
+		})
+	}
+	wg.Wait()
+	for seq := range n {
+		if seq == bad {
+			if errs[seq] == nil || applied[seq] {
+				t.Errorf("the non-UTF-8 write: applied %v, error %v; want an error", applied[seq], errs[seq])
+			}
+			continue
+		}
+		if errs[seq] != nil || !applied[seq] {
+			t.Errorf("item %d: applied %v, error %v; want applied", seq, applied[seq], errs[seq])
+		}
+	}
+	got, err := s.GetJob(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Counts[remediation.ItemRunning] != n-1 || got.Counts[remediation.ItemPending] != 1 {
+		t.Fatalf("counts %v; want %d running, 1 pending", got.Counts, n-1)
+	}
+}
