@@ -224,7 +224,7 @@ func (w *Worker) bounceItem(ctx context.Context, tenant *remediation.Tenant, job
 			return err
 		}
 	}
-	status := item.Status
+	status := remediation.ItemStatus("unchanged") // not yet read: pending or retrying
 	if running {
 		status = remediation.ItemRetrying
 	}

@@ -229,7 +229,7 @@ func (b *bundle) waitJob(id string, within time.Duration) *remediation.Job {
 func (b *bundle) waitDrained(within time.Duration) {
 	b.t.Helper()
 	b.eventually(within, "queues to drain", func() bool {
-		for q := range queue.Weights() {
+		for _, q := range queue.Lanes() {
 			info, err := b.insp.GetQueueInfo(q)
 			if err != nil {
 				if errors.Is(err, asynq.ErrQueueNotFound) || strings.Contains(err.Error(), "does not exist") {

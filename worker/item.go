@@ -28,21 +28,17 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	item, err := w.store.GetItemBySeq(ctx, p.JobID, p.Seq)
-	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
-		w.log.WarnContext(ctx, "item task for an unknown item", slog.String("job_id", p.JobID), slog.Int("seq", p.Seq))
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("worker: load item %d of job %s: %w", p.Seq, p.JobID, err)
-	}
-	if item.Status.Terminal() {
-		return nil
-	}
 	job, err := w.cachedJob(ctx, p.JobID)
+	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+		w.log.WarnContext(ctx, "item task of an unknown job", slog.String("job_id", p.JobID), slog.Int("seq", p.Seq))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("worker: load job %s: %w", p.JobID, err)
 	}
+	// Until the item is read (by its transition to running, below), the
+	// item is known by its key only.
+	item := &remediation.Item{JobID: p.JobID, Seq: p.Seq, TenantID: job.TenantID, Action: job.Action}
 	if job.CancelRequested {
 		return w.cancelItem(ctx, item)
 	}
@@ -68,16 +64,32 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
+	// The transition to running reads the item: one that is terminal
+	// (a task delivered twice, a job canceled meanwhile) is left alone.
 	item, applied, err := w.store.TransitionItem(ctx, remediation.Transition{
-		JobID: item.JobID, Seq: item.Seq, From: nonTerminal, To: remediation.ItemRunning, CountAttempt: true,
+		JobID: p.JobID, Seq: p.Seq, From: nonTerminal, To: remediation.ItemRunning, CountAttempt: true,
 	})
+	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+		w.log.WarnContext(ctx, "item task for an unknown item", slog.String("job_id", p.JobID), slog.Int("seq", p.Seq))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("worker: start item %d of job %s: %w", p.Seq, p.JobID, err)
 	}
 	if !applied {
-		return nil // became terminal meanwhile
+		return nil // terminal
 	}
 
+	if ru, writes := itemCost(job); w.gate != nil && (ru > 0 || writes > 0) {
+		// One budget take for the item's calls (see budget.Prepaid).
+		var prepaid *budget.Prepaid
+		ctx, prepaid = budget.WithPrepaid(ctx, budget.Cost{RU: ru, Writes: writes})
+		defer func() {
+			dctx, cancel := detached(ctx)
+			defer cancel()
+			prepaid.Release(dctx)
+		}()
+	}
 	calls := &remediation.CallLog{}
 	var requested bool
 	res, execErr := w.execute(remediation.WithCallLog(ctx, calls), exec, tenant, job, item, &requested)

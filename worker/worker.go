@@ -22,6 +22,8 @@ import (
 // Defaults of Config.
 const (
 	DefaultConcurrency              = 20
+	DefaultUrgentConcurrency        = 10
+	DefaultControlConcurrency       = 10
 	DefaultBaseBackoff              = time.Second
 	DefaultMaxBackoff               = 5 * time.Minute
 	DefaultReconcileInterval        = 10 * time.Second
@@ -41,8 +43,16 @@ type Config struct {
 	Executors []remediation.Executor
 	// Queue enqueues item tasks (fan-out) and fan-out tasks (reconciler).
 	Queue *queue.Client
-	// Concurrency is the number of tasks run at once. Default 20.
+	// Concurrency is the number of bulk item tasks run at once. Default 20.
 	Concurrency int
+	// UrgentConcurrency is the number of urgent tasks (urgent jobs'
+	// fan-outs and items) run at once, in task slots of their own that
+	// bulk work cannot fill. Default 10.
+	UrgentConcurrency int
+	// ControlConcurrency is the number of control tasks (bulk jobs'
+	// fan-outs, policy flushes, webhook deliveries) run at once, in task
+	// slots of their own. Default 10.
+	ControlConcurrency int
 	// MaxRetry, when positive, lowers the number of Graph retries an item
 	// gets below what its task was enqueued with (queue.Options.MaxRetry).
 	MaxRetry int
@@ -139,8 +149,12 @@ type Worker struct {
 
 	stale staleState // the stale-item reconciler's memory (reconcile_items.go)
 
-	srv *asynq.Server
-	mux *asynq.ServeMux
+	// servers are the asynq servers of the worker, one per queue
+	// (queue.Lanes): each dequeues from its own queue only, so a bulk
+	// worker slot costs one dequeue per task, and urgent and control
+	// work have task slots bulk work cannot fill.
+	servers []*asynq.Server
+	mux     *asynq.ServeMux
 
 	mu        sync.Mutex
 	cancel    context.CancelFunc
@@ -218,20 +232,26 @@ func New(cfg Config) (*Worker, error) {
 	w.mux.HandleFunc(queue.TypePolicyFlush, w.handlePolicyFlush)
 	w.mux.HandleFunc(queue.TypeWebhook, w.handleWebhook)
 
-	w.srv = asynq.NewServer(cfg.Redis, asynq.Config{
-		Concurrency:              cmp.Or(cfg.Concurrency, DefaultConcurrency),
-		Queues:                   queue.Weights(),
-		StrictPriority:           true,
-		BaseContext:              func() context.Context { return context.Background() },
-		RetryDelayFunc:           func(_ int, err error, _ *asynq.Task) time.Duration { return w.backoff.delayFor(err) },
-		IsFailure:                isFailure,
-		ErrorHandler:             asynq.ErrorHandlerFunc(w.logTaskError),
-		Logger:                   asynqLogger{w.log},
-		LogLevel:                 asynq.InfoLevel,
-		ShutdownTimeout:          cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout),
-		DelayedTaskCheckInterval: cmp.Or(cfg.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval),
-		TaskCheckInterval:        cmp.Or(cfg.TaskCheckInterval, DefaultTaskCheckInterval),
-	})
+	concurrency := map[string]int{
+		queue.QueueUrgent:  cmp.Or(cfg.UrgentConcurrency, DefaultUrgentConcurrency),
+		queue.QueueControl: cmp.Or(cfg.ControlConcurrency, DefaultControlConcurrency),
+		queue.QueueBulk:    cmp.Or(cfg.Concurrency, DefaultConcurrency),
+	}
+	for _, q := range queue.Lanes() {
+		w.servers = append(w.servers, asynq.NewServer(cfg.Redis, asynq.Config{
+			Concurrency:              concurrency[q],
+			Queues:                   map[string]int{q: 1},
+			BaseContext:              func() context.Context { return context.Background() },
+			RetryDelayFunc:           func(_ int, err error, _ *asynq.Task) time.Duration { return w.backoff.delayFor(err) },
+			IsFailure:                isFailure,
+			ErrorHandler:             asynq.ErrorHandlerFunc(w.logTaskError),
+			Logger:                   asynqLogger{w.log},
+			LogLevel:                 asynq.InfoLevel,
+			ShutdownTimeout:          cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout),
+			DelayedTaskCheckInterval: cmp.Or(cfg.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval),
+			TaskCheckInterval:        cmp.Or(cfg.TaskCheckInterval, DefaultTaskCheckInterval),
+		}))
+	}
 	return w, nil
 }
 
@@ -242,8 +262,13 @@ func (w *Worker) Start() error {
 	if w.cancel != nil {
 		return errors.New("worker: already started")
 	}
-	if err := w.srv.Start(w.mux); err != nil {
-		return fmt.Errorf("worker: start asynq server: %w", err)
+	for i, srv := range w.servers {
+		if err := srv.Start(w.mux); err != nil {
+			for _, started := range w.servers[:i] {
+				started.Shutdown()
+			}
+			return fmt.Errorf("worker: start asynq server: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan struct{})
@@ -267,7 +292,11 @@ func (w *Worker) Shutdown() {
 		cancel()
 		<-done
 	}
-	w.srv.Shutdown()
+	var wg sync.WaitGroup
+	for _, srv := range w.servers {
+		wg.Go(srv.Shutdown) // each waits up to the shutdown timeout: together
+	}
+	wg.Wait()
 	w.closeOnce.Do(func() {
 		if err := w.rdb.Close(); err != nil {
 			w.log.Warn("worker: close redis client", slog.Any("error", err))

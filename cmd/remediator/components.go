@@ -178,21 +178,23 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box re
 	})
 	ms := meteredStore{Store: store, m: m}
 	w, err := worker.New(worker.Config{
-		PolicyFlusher:     &actions.PolicyFlusher{Store: ms, MaxPolicyUsers: cfg.MaxPolicyUsers},
-		Redis:             ropt,
-		Store:             ms,
-		Directories:       metered,
-		Gate:              gate,
-		Limits:            limits,
-		Executors:         executors(),
-		Queue:             q,
-		Concurrency:       cfg.WorkerConcurrency,
-		ReconcileInterval: cfg.ReconcileInterval,
-		StaleAfter:        cfg.StaleAfter,
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		Logger:            log,
-		TracerProvider:    tp,
-		Webhooks:          worker.WebhookConfig{Store: hooks, Box: box, AllowPrivate: cfg.AllowPrivateWebhooks},
+		PolicyFlusher:      &actions.PolicyFlusher{Store: ms, MaxPolicyUsers: cfg.MaxPolicyUsers},
+		Redis:              ropt,
+		Store:              ms,
+		Directories:        metered,
+		Gate:               gate,
+		Limits:             limits,
+		Executors:          executors(),
+		Queue:              q,
+		Concurrency:        cfg.WorkerConcurrency,
+		UrgentConcurrency:  cfg.UrgentConcurrency,
+		ControlConcurrency: cfg.ControlConcurrency,
+		ReconcileInterval:  cfg.ReconcileInterval,
+		StaleAfter:         cfg.StaleAfter,
+		ShutdownTimeout:    cfg.ShutdownTimeout,
+		Logger:             log,
+		TracerProvider:     tp,
+		Webhooks:           worker.WebhookConfig{Store: hooks, Box: box, AllowPrivate: cfg.AllowPrivateWebhooks},
 	})
 	if err != nil {
 		rdb.Close()

@@ -29,6 +29,8 @@ type Config struct {
 	MaxIdentities        int
 	MaxBodyBytes         int64
 	WorkerConcurrency    int
+	UrgentConcurrency    int
+	ControlConcurrency   int
 	MaxRetry             int
 	MaxPolicyUsers       int
 	MetricsAddr          string
@@ -67,7 +69,9 @@ var envVars = []envVar{
 	{"REMEDIATOR_EXTRA_CA_FILE", "", "PEM file of extra CAs trusted for Graph and the authority (SSL_CERT_FILE is honoured too).", false, func(c *Config, v string) error { c.ExtraCAFile = v; return nil }},
 	{"REMEDIATOR_MAX_IDENTITIES", "100000", "Largest identity list accepted in one job.", false, func(c *Config, v string) (err error) { c.MaxIdentities, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_MAX_BODY_BYTES", "16777216", "Largest request body accepted.", false, func(c *Config, v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return }},
-	{"REMEDIATOR_WORKER_CONCURRENCY", "100", "Tasks a worker process runs at once (paced bulk items may wait up to a second for their budget inside a task: see README, Bulk at scale).", false, func(c *Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_WORKER_CONCURRENCY", "100", "Bulk item tasks a worker process runs at once (paced bulk items may wait up to a second for their budget inside a task: see README, Bulk at scale).", false, func(c *Config, v string) (err error) { c.WorkerConcurrency, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_WORKER_URGENT_CONCURRENCY", "10", "Urgent tasks (fan-outs and items of small jobs) a worker process runs at once, in task slots bulk work cannot fill.", false, func(c *Config, v string) (err error) { c.UrgentConcurrency, err = strconv.Atoi(v); return }},
+	{"REMEDIATOR_WORKER_CONTROL_CONCURRENCY", "10", "Control tasks (fan-outs of bulk jobs, policy flushes, webhook deliveries) a worker process runs at once, in task slots of their own.", false, func(c *Config, v string) (err error) { c.ControlConcurrency, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_API_RATE_LIMIT", "100", "Requests per second per API key (burst twice that), shared by all API replicas through Redis.", false, func(c *Config, v string) (err error) { c.APIRateLimit, err = strconv.Atoi(v); return }},
 	{"REMEDIATOR_ALLOW_PRIVATE_WEBHOOKS", "false", "Allow webhook URLs on loopback, link-local or private addresses (tests, lab setups).", false, func(c *Config, v string) (err error) { c.AllowPrivateWebhooks, err = strconv.ParseBool(v); return }},
 	{"REMEDIATOR_METRICS_ADDR", ":9090", "Where a `worker` process serves /metrics (`off` disables it). The API serves /metrics on its own address.", false, func(c *Config, v string) error {
@@ -111,6 +115,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("REMEDIATOR_MAX_IDENTITIES must be positive")
 	case c.WorkerConcurrency < 1:
 		return c, fmt.Errorf("REMEDIATOR_WORKER_CONCURRENCY must be positive")
+	case c.UrgentConcurrency < 1:
+		return c, fmt.Errorf("REMEDIATOR_WORKER_URGENT_CONCURRENCY must be positive")
+	case c.ControlConcurrency < 1:
+		return c, fmt.Errorf("REMEDIATOR_WORKER_CONTROL_CONCURRENCY must be positive")
 	case c.APIRateLimit < 1:
 		return c, fmt.Errorf("REMEDIATOR_API_RATE_LIMIT must be positive")
 	case c.StaleAfter <= 0:

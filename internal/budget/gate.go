@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,6 +54,10 @@ type Options struct {
 type Gate struct {
 	rdb  redis.UniversalClient
 	opts Options
+	// paused holds, per tenant id, the end of a pause this process set
+	// (Throttled): prepaid calls (WithPrepaid) check it, as they do not
+	// go to Redis.
+	paused sync.Map
 }
 
 // NewGate returns a Gate on rdb (for instance the client that
@@ -85,6 +90,18 @@ type Cost struct {
 	RU    int
 	Write bool
 	CA    bool
+	// Writes are writes beyond the one of Write: the cost of several
+	// calls taken at once (see WithPrepaid).
+	Writes int
+}
+
+// writes is the number of writes of c.
+func (c Cost) writes() int {
+	n := c.Writes
+	if c.Write {
+		n++
+	}
+	return n
 }
 
 // Lane is the priority of a call within its tenant.

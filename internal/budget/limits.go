@@ -153,9 +153,7 @@ func costOf(name string, c Cost) int {
 	case BudgetResourceUnits:
 		return c.RU
 	case BudgetWrites, BudgetTenantWrites:
-		if c.Write {
-			return 1
-		}
+		return c.writes()
 	}
 	return 0
 }

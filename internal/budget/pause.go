@@ -62,7 +62,11 @@ func (g *Gate) Throttled(ctx context.Context, tenantID string, ca bool, retryAft
 	if len(v) != 2 {
 		return 0, fmt.Errorf("budget: record throttling of tenant %s: unexpected reply %v", tenantID, v)
 	}
-	return time.Duration(v[1]) * time.Millisecond, nil
+	d := time.Duration(v[1]) * time.Millisecond
+	if !ca {
+		g.paused.Store(tenantID, time.Now().Add(d))
+	}
+	return d, nil
 }
 
 // Recovered resets the tenant's consecutive-refusal count (after a call

@@ -107,7 +107,18 @@ type meter struct {
 // call meters one Graph call named op around f.
 func call[T any](ctx context.Context, m *meter, op string, f func() (T, error)) (T, error) {
 	c := MethodCosts[op]
-	got, err := m.g.acquire(ctx, m.tenantID, m.limits, c, LaneFrom(ctx), m.opts.OnWait)
+	lane := LaneFrom(ctx)
+	var (
+		got acquired
+		ok  bool
+		err error
+	)
+	if p := prepaidFrom(ctx); p != nil {
+		got, ok, err = p.draw(ctx, m, c, lane)
+	}
+	if !ok && err == nil {
+		got, err = m.g.acquire(ctx, m.tenantID, m.limits, c, lane, m.opts.OnWait)
+	}
 	if err != nil {
 		var zero T
 		return zero, fmt.Errorf("%s: %w", op, err)

@@ -90,6 +90,38 @@ func (s *Server) mac(signing string) []byte {
 // verifyToken checks signature, lifetime and audience and returns the
 // claims. It returns errTokenExpired for a token outside its lifetime.
 func (s *Server) verifyToken(tok string, now time.Time) (*tokenClaims, error) {
+	if v, ok := s.verified.Load(tok); ok {
+		c := *v.(*tokenClaims)
+		return checkLifetime(&c, now)
+	}
+	c, err := s.verifySignedToken(tok)
+	if err != nil {
+		return nil, err
+	}
+	if s.verifiedSize.Add(1) > maxVerifiedTokens {
+		s.verified.Clear()
+		s.verifiedSize.Store(1)
+	}
+	v := *c
+	s.verified.Store(tok, &v)
+	return checkLifetime(c, now)
+}
+
+// maxVerifiedTokens bounds the cache of verified tokens.
+const maxVerifiedTokens = 10_000
+
+// checkLifetime returns c, with errTokenExpired when now is outside its
+// lifetime.
+func checkLifetime(c *tokenClaims, now time.Time) (*tokenClaims, error) {
+	if n := now.Unix(); n >= c.Exp || n < c.Nbf {
+		return c, errTokenExpired
+	}
+	return c, nil
+}
+
+// verifySignedToken checks a token's signature and audience and returns
+// its claims.
+func (s *Server) verifySignedToken(tok string) (*tokenClaims, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return nil, errors.New("not a JWS compact serialization")
@@ -108,9 +140,6 @@ func (s *Server) verifyToken(tok string, now time.Time) (*tokenClaims, error) {
 	}
 	if c.Aud != graphAudience && c.Aud != graphAppID {
 		return nil, errors.New("invalid audience")
-	}
-	if n := now.Unix(); n >= c.Exp || n < c.Nbf {
-		return &c, errTokenExpired
 	}
 	return &c, nil
 }

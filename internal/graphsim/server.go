@@ -57,6 +57,11 @@ type Server struct {
 	caPEM   []byte
 	leaf    tls.Certificate
 	signKey []byte
+	// verified caches the claims of tokens whose signature, audience and
+	// claims were checked (see verifyToken), as Graph's front ends do:
+	// lifetimes are still checked on every request.
+	verified     sync.Map // token -> *tokenClaims
+	verifiedSize atomic.Int64
 
 	graph *router[graphHandler]
 	login *router[loginHandler]

@@ -23,14 +23,13 @@ const (
 	QueueControl = "control"
 )
 
-// Weights returns the asynq server queue priorities, served in strict
-// order (asynq.Config.StrictPriority): a free worker always takes urgent
-// work first, then control work (fan-outs, policy flushes, webhooks: few
-// and short), then bulk items. Bulk cannot starve the others, and urgent
-// jobs are small by definition (see api's urgent threshold), so they
-// cannot starve bulk for long.
-func Weights() map[string]int {
-	return map[string]int{QueueUrgent: 3, QueueControl: 2, QueueBulk: 1}
+// Lanes returns the queues, most urgent first. A worker serves each with
+// an asynq server of its own (worker.Config's concurrencies): urgent work
+// (urgent jobs' fan-outs and items) and control work (fan-outs, policy
+// flushes, webhooks: few and short) have task slots that bulk items can
+// never fill, and a bulk task slot polls its one queue only.
+func Lanes() []string {
+	return []string{QueueUrgent, QueueControl, QueueBulk}
 }
 
 // FanoutQueue returns the queue of a fan-out task for a job priority.
