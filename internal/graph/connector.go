@@ -176,7 +176,7 @@ func (c *Connector) build(t *remediation.Tenant, fp [32]byte) (*directory, error
 	if err != nil {
 		return nil, err
 	}
-	return c.newDirectory(t, fp, tc, tg, redact)
+	return c.newDirectory(t, fp, &cachedCredential{inner: tc}, tg, redact)
 }
 
 // target is where a tenant's calls go.
