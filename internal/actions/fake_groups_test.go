@@ -104,6 +104,28 @@ func (d *fakeDir) AddGroupMember(_ context.Context, groupID, userID string) erro
 	return nil
 }
 
+// AddGroupMembers adds all or none, as Graph's members@odata.bind PATCH.
+func (d *fakeDir) AddGroupMembers(_ context.Context, groupID string, userIDs []string) error {
+	if err := d.call("AddGroupMembers", groupID+"/"+strings.Join(userIDs, ","), true); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	g := d.groups[strings.ToLower(groupID)]
+	if g == nil {
+		return gerr("AddGroupMembers", http.StatusNotFound, "Request_ResourceNotFound")
+	}
+	for _, id := range userIDs {
+		if g.members[strings.ToLower(id)] {
+			return gerr("AddGroupMembers", http.StatusBadRequest, "Request_BadRequest")
+		}
+	}
+	for _, id := range userIDs {
+		g.members[strings.ToLower(id)] = true
+	}
+	return nil
+}
+
 func (d *fakeDir) CreateSecurityGroup(_ context.Context, displayName, mailNickname string) (*remediation.Group, error) {
 	if err := d.call("CreateSecurityGroup", displayName, true); err != nil {
 		return nil, err

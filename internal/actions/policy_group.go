@@ -3,6 +3,9 @@ package actions
 import (
 	"context"
 	"net/http"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -50,13 +53,77 @@ func (fl *flush) viaGroup(ctx context.Context) error {
 			}
 		}
 	}
+	// Adds go 20 to a request (members@odata.bind); removals one by one.
+	// Requests run a few at once, so that the tenant's write budget, not
+	// Graph's latency, sets the pace. Each goroutine decides its own
+	// requests only.
+	eg, gctx := errgroup.WithContext(ctx)
+	eg.SetLimit(memberWriters)
+	var batch []int
+	inBatch := map[string]bool{}
+	flushBatch := func() {
+		if len(batch) > 0 {
+			b := batch
+			eg.Go(func() error { return fl.addMembers(gctx, b, g.ID) })
+		}
+		batch, inBatch = nil, map[string]bool{}
+	}
 	for i, r := range fl.reqs {
 		if !fl.open(i) {
 			continue
 		}
-		if err := fl.changeMember(ctx, i, r, g.ID); err != nil {
-			return err
+		key := strings.ToLower(r.UserID)
+		if r.Op != remediation.PolicyOpAdd || inBatch[key] {
+			// A removal, or a second add of a user (it would fail the
+			// batch): on its own.
+			eg.Go(func() error { return fl.changeMember(gctx, i, r, g.ID) })
+			continue
 		}
+		batch, inBatch[key] = append(batch, i), true
+		if len(batch) == remediation.MaxMembersPerRequest {
+			flushBatch()
+		}
+	}
+	flushBatch()
+	return eg.Wait()
+}
+
+// memberWriters is the number of membership requests a flush runs at once.
+const memberWriters = 8
+
+// addMembers adds the users of requests idx to the managed group in one
+// request. Graph refuses the whole request when one of them is already a
+// member or is gone (400, 404): each is then added on its own, which tells
+// them apart. Retryable errors are returned.
+func (fl *flush) addMembers(ctx context.Context, idx []int, groupID string) error {
+	ids := make([]string, len(idx))
+	for k, i := range idx {
+		ids[k] = fl.reqs[i].UserID
+	}
+	err := fl.dir.AddGroupMembers(ctx, groupID, ids)
+	switch {
+	case err == nil:
+		for _, i := range idx {
+			fl.succeed(i, false, "added to the "+fl.spec.label)
+		}
+		return nil
+	case retryable(err):
+		return err
+	}
+	if s := graphStatus(err); s == http.StatusBadRequest || s == http.StatusNotFound {
+		for _, i := range idx {
+			if err := fl.changeMember(ctx, i, fl.reqs[i], groupID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	e, ok := itemError(err)
+	if !ok {
+		return err
+	}
+	for _, i := range idx {
+		fl.decide(i, false, failedResult(fl.reqs[i], e.Code, e.Message))
 	}
 	return nil
 }

@@ -102,6 +102,9 @@ func (f *fakeDir) RemoveGroupMember(ctx context.Context, groupID, userID string)
 func (f *fakeDir) AddGroupMember(ctx context.Context, groupID, userID string) error {
 	return f.hit("AddGroupMember")
 }
+func (f *fakeDir) AddGroupMembers(ctx context.Context, groupID string, userIDs []string) error {
+	return f.hit("AddGroupMembers")
+}
 func (f *fakeDir) CreateSecurityGroup(ctx context.Context, displayName, mailNickname string) (*remediation.Group, error) {
 	return &remediation.Group{DisplayName: displayName}, f.hit("CreateSecurityGroup")
 }

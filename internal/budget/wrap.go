@@ -92,6 +92,7 @@ var MethodCosts = map[string]Cost{
 	"ListMemberOfGroups":        costList,
 	"RemoveGroupMember":         costWrite,
 	"AddGroupMember":            costWrite,
+	"AddGroupMembers":           costWrite,
 	"CreateSecurityGroup":       costWrite,
 	"FindGroupByDisplayName":    costList,
 }

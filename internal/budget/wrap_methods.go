@@ -139,6 +139,12 @@ func (d groupDir) AddGroupMember(ctx context.Context, groupID, userID string) er
 	return call0(ctx, d.m, "AddGroupMember", func() error { return d.inner.AddGroupMember(ctx, groupID, userID) })
 }
 
+// AddGroupMembers implements remediation.GroupDirectory: one request, one
+// write.
+func (d groupDir) AddGroupMembers(ctx context.Context, groupID string, userIDs []string) error {
+	return call0(ctx, d.m, "AddGroupMembers", func() error { return d.inner.AddGroupMembers(ctx, groupID, userIDs) })
+}
+
 // CreateSecurityGroup implements remediation.GroupDirectory.
 func (d groupDir) CreateSecurityGroup(ctx context.Context, displayName, mailNickname string) (*remediation.Group, error) {
 	return call(ctx, d.m, "CreateSecurityGroup", func() (*remediation.Group, error) {

@@ -19,6 +19,7 @@ const (
 	OpCreateGroup       = "POST /groups"
 	OpListMemberOf      = "GET /users/{id}/memberOf/microsoft.graph.group"
 	OpAddGroupMember    = "POST /groups/{id}/members/$ref"
+	OpAddGroupMembers   = "PATCH /groups/{id} members@odata.bind"
 	OpRemoveGroupMember = "DELETE /groups/{id}/members/{memberId}/$ref"
 )
 
@@ -96,6 +97,30 @@ func (d *directory) AddGroupMember(ctx context.Context, groupID, userID string) 
 	ref.SetOdataId(&odataID)
 	return d.run(ctx, OpAddGroupMember, groupID+"/"+userID, func(ctx context.Context) error {
 		return d.client.Groups().ByGroupId(groupID).Members().Ref().Post(ctx, ref, nil)
+	})
+}
+
+// AddGroupMembers implements remediation.GroupDirectory: one PATCH of the
+// group with members@odata.bind (at most remediation.MaxMembersPerRequest
+// references).
+func (d *directory) AddGroupMembers(ctx context.Context, groupID string, userIDs []string) error {
+	if len(userIDs) == 0 || len(userIDs) > remediation.MaxMembersPerRequest {
+		return remediation.Errorf(remediation.EINVALID, "graph %s: %d members, want 1 to %d", OpAddGroupMembers,
+			len(userIDs), remediation.MaxMembersPerRequest)
+	}
+	if err := needIDs(OpAddGroupMembers, append([]string{groupID}, userIDs...)...); err != nil {
+		return err
+	}
+	base := strings.TrimRight(d.client.GetAdapter().GetBaseUrl(), "/") + "/directoryObjects/"
+	refs := make([]string, len(userIDs))
+	for i, id := range userIDs {
+		refs[i] = base + url.PathEscape(id)
+	}
+	body := models.NewGroup()
+	body.SetAdditionalData(map[string]any{"members@odata.bind": refs})
+	return d.run(ctx, OpAddGroupMembers, groupID, func(ctx context.Context) error {
+		_, err := d.client.Groups().ByGroupId(groupID).Patch(ctx, body, nil)
+		return err
 	})
 }
 

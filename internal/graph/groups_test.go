@@ -251,3 +251,53 @@ func sameGroup(a, b remediation.Group) bool {
 		a.MailEnabled == b.MailEnabled && a.SecurityEnabled == b.SecurityEnabled && a.MembershipRule == b.MembershipRule &&
 		a.OnPremisesSyncEnabled == b.OnPremisesSyncEnabled && a.IsAssignableToRole == b.IsAssignableToRole
 }
+
+func TestAddGroupMembers(t *testing.T) {
+	b := setup(t, graph.Options{})
+	var ids []string
+	for i := range 3 {
+		u := b.st.AddUser(graphsim.UserSpec{UserPrincipalName: fmt.Sprintf("bulk%d@contoso.example", i), AccountEnabled: true})
+		ids = append(ids, u.ID)
+	}
+	g := b.st.AddGroup(graphsim.GroupSpec{DisplayName: "Targets", SecurityEnabled: true})
+	d := b.full(t)
+	ctx := context.Background()
+
+	if err := d.AddGroupMembers(ctx, g.ID, ids[:2]); err != nil {
+		t.Fatal(err)
+	}
+	body := lastBody(t, b.sim, "PATCH", "/v1.0/groups/"+g.ID)
+	want := map[string]any{"@odata.type": "#microsoft.graph.group", "members@odata.bind": []any{b.sim.GraphURL() + "/directoryObjects/" + ids[0],
+		b.sim.GraphURL() + "/directoryObjects/" + ids[1]}}
+	if !sameFields(body, want) {
+		t.Fatalf("body %v, want %v", body, want)
+	}
+	// All or none: an existing member fails the request, the new one is not added.
+	ge := asGraphError(t, d.AddGroupMembers(ctx, g.ID, ids[1:]))
+	if ge.Status != 400 || ge.Operation != graph.OpAddGroupMembers || !strings.Contains(ge.Message, "already exist") {
+		t.Fatalf("add with an existing member: %+v", ge)
+	}
+	if s, _ := b.st.Group(g.ID); !slices.Equal(s.Members, sortedStrings(ids[:2])) {
+		t.Fatalf("members %v, want %v", s.Members, ids[:2])
+	}
+	before := len(b.sim.Requests())
+	too := make([]string, remediation.MaxMembersPerRequest+1)
+	for i := range too {
+		too[i] = ids[0]
+	}
+	if err := d.AddGroupMembers(ctx, g.ID, too); remediation.ErrorCode(err) != remediation.EINVALID {
+		t.Fatalf("21 members: %v", err)
+	}
+	if err := d.AddGroupMembers(ctx, g.ID, nil); remediation.ErrorCode(err) != remediation.EINVALID {
+		t.Fatalf("no members: %v", err)
+	}
+	if len(b.sim.Requests()) != before {
+		t.Fatal("a refused batch reached Graph")
+	}
+}
+
+func sortedStrings(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

@@ -226,6 +226,7 @@ func (s *Server) registerGroupRoutes(rt *router[graphHandler]) {
 	s.handleList(rt, "/groups", listGroups)
 	rt.handle(http.MethodGet, "/groups/{gid}", getGroup)
 	rt.handle(http.MethodPost, "/groups", createGroup)
+	rt.handle(http.MethodPatch, "/groups/{gid}", patchGroup)
 }
 
 // getGroup serves GET /groups/{gid}[?$select=...].

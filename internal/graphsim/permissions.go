@@ -95,6 +95,7 @@ var routePermissions = map[string][]string{
 	"GET /groups/{gid}":                                       permsGroupRead,
 	"POST /groups":                                            permsGroupCreate,
 	"POST /groups/{gid}/members/$ref":                         permsGroupMemberWrite,
+	"PATCH /groups/{gid}":                                     permsGroupMemberWrite,
 	"DELETE /groups/{gid}/members/{id}/$ref":                  permsGroupMemberWrite,
 	"DELETE /groups/{gid}/members/$ref":                       permsGroupMemberWrite,
 	// Without /$ref Graph deletes the member object itself; the simulator

@@ -139,11 +139,19 @@ type GroupDirectory interface {
 	ListMemberOfGroups(ctx context.Context, userID string) ([]Group, error)
 	RemoveGroupMember(ctx context.Context, groupID, userID string) error
 	AddGroupMember(ctx context.Context, groupID, userID string) error
+	// AddGroupMembers adds 1 to MaxMembersPerRequest users in one request
+	// (PATCH /groups/{id} with members@odata.bind). Graph applies all or
+	// none: one user who already is a member, or does not exist, fails
+	// the whole request (400 or 404).
+	AddGroupMembers(ctx context.Context, groupID string, userIDs []string) error
 	// CreateSecurityGroup creates a cloud security group (managed targeting group).
 	CreateSecurityGroup(ctx context.Context, displayName, mailNickname string) (*Group, error)
 	// FindGroupByDisplayName returns the group with that exact name, or nil.
 	FindGroupByDisplayName(ctx context.Context, displayName string) (*Group, error)
 }
+
+// MaxMembersPerRequest is the most members Graph adds in one request.
+const MaxMembersPerRequest = 20
 
 // FullDirectory is everything the six actions use.
 type FullDirectory interface {
