@@ -98,11 +98,12 @@ func (w *Worker) handlePolicyFlush(ctx context.Context, t *asynq.Task) error {
 	}
 }
 
-// groupBatchSize bounds a batch of a tenant with mfa_targeting=group: each
-// request is a group membership write (about 20 per second under Graph's
-// quota), and a batch's items finish together, so a batch of thousands
-// would show no progress for minutes.
-const groupBatchSize = 50
+// groupBatchSize bounds a batch of a tenant with mfa_targeting=group:
+// users are added to the group 20 per write (about 20 writes per second
+// under Graph's quota), and a batch's items finish together, so a batch
+// of thousands would show no progress for many seconds. 400 users are
+// about 20 writes: a second of the quota for one Conditional Access read.
+const groupBatchSize = 400
 
 // flushBatch handles one batch of pending requests. progress reports
 // whether a request was finished; more whether requests may be left.
