@@ -169,8 +169,9 @@ func TestFaultFanoutKilled(t *testing.T) {
 	ids := addMembers(tn, "f", n)
 	st := s.openHistory()
 	insp := s.inspector()
-	// Two task slots: the fan-out takes one, items the other.
-	w1 := s.startProcWith("worker", map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "2"})
+	// One bulk task slot (the fan-out runs in a control slot of its own):
+	// the dead worker holds at most one item.
+	w1 := s.startProcWith("worker", map[string]string{"REMEDIATOR_WORKER_CONCURRENCY": "1"})
 	var job jobView
 	if code := s.do("POST", "/v1/tenants/"+tn.ID()+"/remediations", map[string]any{"action": "disable_user",
 		"identities": ids, "reason": "fault test", "confirm_admin_targets": true}, nil, &job); code != 202 {

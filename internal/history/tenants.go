@@ -183,7 +183,7 @@ func queryTenants(ctx context.Context, q queryer, query string, a ...any) ([]*re
 // settingsArg stores settings as a JSON document, or NULL when all fields
 // are empty (all defaults).
 func settingsArg(st remediation.TenantSettings) (any, error) {
-	if len(st.ProtectedIdentities) == 0 && st.MFAPolicyState == "" && st.MFATargeting == "" {
+	if len(st.ProtectedIdentities) == 0 && st.MFAPolicyState == "" && st.MFATargeting == "" && st.GraphLimits == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(st)

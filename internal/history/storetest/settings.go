@@ -55,6 +55,22 @@ var settingsTests = map[string]func(t *testing.T, s remediation.Store){
 		wantSettings(t, mustGetTenant(t, s, "t1").Settings, remediation.TenantSettings{ProtectedIdentities: []string{"bg-1", "bg-2"},
 			MFAPolicyState: remediation.MFAPolicyEnabled, MFATargeting: remediation.MFATargetGroup})
 	},
+	"GraphLimitsAloneAreStored": func(t *testing.T, s remediation.Store) {
+		in := remediation.TenantSettings{GraphLimits: &remediation.GraphLimits{Writes: 30, WritesWindowS: 15}}
+		if err := s.CreateTenant(t.Context(), &remediation.Tenant{ID: "t1", Settings: in}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGetTenant(t, s, "t1").Settings.GraphLimits; got == nil || *got != *in.GraphLimits {
+			t.Fatalf("graph_limits after create = %+v, want %+v", got, in.GraphLimits)
+		}
+		mustTenant(t, s, "t2")
+		if _, err := s.UpdateTenantSettings(t.Context(), "t2", in); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGetTenant(t, s, "t2").Settings.GraphLimits; got == nil || *got != *in.GraphLimits {
+			t.Fatalf("graph_limits after update = %+v, want %+v", got, in.GraphLimits)
+		}
+	},
 	"UpdateSettings": func(t *testing.T, s remediation.Store) {
 		ctx := t.Context()
 		orig := mustTenant(t, s, "t1")
