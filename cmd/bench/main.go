@@ -28,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 // config holds the flags.
@@ -137,6 +139,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 func main() {
+	tracing.SilenceGlobal() // as cmd/remediator
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if err != flag.ErrHelp {

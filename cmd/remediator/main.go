@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/entraremediator/remediator/internal/tracing"
 )
 
 const usage = `usage: remediator <command>
@@ -26,6 +28,7 @@ commands:
 `
 
 func main() {
+	tracing.SilenceGlobal()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel"
 	"log/slog"
 	"net/url"
 
@@ -63,17 +64,25 @@ func exportURL(endpoint string) (string, error) {
 	return u.String(), nil
 }
 
+// SilenceGlobal installs the no-op provider as otel's global one, which
+// kiota-http-go's per-middleware spans use: they stay silent, and since
+// no-op spans carry their parent's span context, our own "graph …" span
+// stays the parent of anything below it. An untouched global provider
+// would do the same at a higher cost (it builds a delegating span per
+// middleware: several per Graph call). Call it once, from main.
+func SilenceGlobal() {
+	otel.SetTracerProvider(noop.NewTracerProvider())
+}
+
 // Setup returns the tracer provider of the process and its shutdown,
 // which flushes the spans not yet exported. Without an Endpoint it
 // returns the no-op provider and a shutdown that does nothing.
 //
-// Setup never calls otel.SetTracerProvider, and callers must not either:
-// kiota-http-go (inside msgraph-sdk-go) starts a span per middleware of
-// every Graph request through otel.GetTracerProvider(). The untouched
-// global provider keeps those spans silent and cheap, and since its
-// non-recording spans carry their parent's span context, our own "graph
-// …" span stays the parent of anything below it. Pass the returned
-// provider explicitly instead.
+// Setup never installs its provider as otel's global one, and callers
+// must not either: kiota-http-go (inside msgraph-sdk-go) starts a span per
+// middleware of every Graph request through otel.GetTracerProvider(), and
+// those must stay silent (see SilenceGlobal). Pass the returned provider
+// explicitly instead.
 func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.Context) error, error) {
 	endpoint, err := exportURL(cfg.Endpoint)
 	if err != nil {
