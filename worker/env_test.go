@@ -97,6 +97,10 @@ func setup(t *testing.T, o options) *bundle {
 	}
 
 	b.redis = testenv.Redis(t)
+	// As cmd/remediator: tenant changes are announced to the workers.
+	announce := b.redis.Client()
+	t.Cleanup(func() { announce.Close() })
+	b.store.TenantChanged = func(ctx context.Context, id string) { _ = queue.PublishTenantChanged(ctx, announce, id) }
 	maxRetry := o.maxRetry
 	if maxRetry == 0 {
 		maxRetry = 3

@@ -42,7 +42,7 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	if job.CancelRequested {
 		return w.cancelItem(ctx, item)
 	}
-	tenant, err := w.store.GetTenant(ctx, job.TenantID)
+	tenant, err := w.cachedTenant(ctx, job.TenantID)
 	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
 		return w.finishPermanent(ctx, item, nonTerminal, verdict{kind: kindPermanent,
 			itemErr: &remediation.ItemError{Code: remediation.ENOTFOUND, Message: msgTenantAbsent}}, nil)

@@ -124,6 +124,7 @@ type Config struct {
 type Worker struct {
 	store      remediation.Store
 	jobs       *jobCache
+	tenants    *tenantCache
 	unpaused   sync.Map // tenant id -> time of the last pause probe that found none
 	dirs       remediation.Directories
 	queue      *queue.Client
@@ -178,6 +179,7 @@ func New(cfg Config) (*Worker, error) {
 	w := &Worker{
 		store:      cfg.Store,
 		jobs:       newJobCache(readCacheTTL),
+		tenants:    newTenantCache(readCacheTTL),
 		dirs:       cfg.Directories,
 		queue:      cfg.Queue,
 		executors:  make(map[remediation.Action]remediation.Executor),
@@ -273,8 +275,14 @@ func (w *Worker) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan struct{})
 	waitSweep := w.startWebhookSweep(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		queue.WatchTenantChanges(ctx, w.rdb, w.tenants.drop, w.tenants.dropAll)
+	}()
 	go func() {
 		defer close(w.done)
+		defer func() { <-watched }()
 		defer waitSweep()
 		w.reconcile(ctx, w.reconcileT)
 	}()

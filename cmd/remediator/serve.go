@@ -43,6 +43,7 @@ func runAPI(ctx context.Context, cfg Config) error {
 	defer q.Close()
 	rdb := ropt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
+	announceTenantChanges(store, rdb, log)
 	verifier, err := newConnector(cfg, box, nil, nil, tp, log)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 // deleted tenant.
 func (s *Store) UpdateTenantSettings(ctx context.Context, tenantID string, st remediation.TenantSettings) (_ *remediation.Tenant, err error) {
 	defer wrap(&err, "history.UpdateTenantSettings(%s)", tenantID)
+	defer func() { s.tenantChanged(ctx, tenantID, err) }()
 	doc, err := settingsArg(st)
 	if err != nil {
 		return nil, err
@@ -44,6 +45,7 @@ func (s *Store) UpdateTenantSettings(ctx context.Context, tenantID string, st re
 // for an unknown tenant, EINVALID for an empty kind.
 func (s *Store) SetPolicyRef(ctx context.Context, tenantID string, kind remediation.PolicyKind, ref remediation.PolicyRef) (err error) {
 	defer wrap(&err, "history.SetPolicyRef(%s, %s)", tenantID, kind)
+	defer func() { s.tenantChanged(ctx, tenantID, err) }()
 	if kind == "" {
 		return remediation.Errorf(remediation.EINVALID, "policy kind is empty")
 	}

@@ -35,6 +35,18 @@ type Store struct {
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
+	// TenantChanged, when set, is called with a tenant's id after a
+	// committed change of its row (settings, credentials, policy refs,
+	// deletion), so that caches of it elsewhere can be dropped (see
+	// queue.PublishTenantChanged). Set it before use.
+	TenantChanged func(ctx context.Context, tenantID string)
+}
+
+// tenantChanged reports a committed change of tenant id (TenantChanged).
+func (s *Store) tenantChanged(ctx context.Context, id string, err error) {
+	if err == nil && s.TenantChanged != nil {
+		s.TenantChanged(context.WithoutCancel(ctx), id)
+	}
 }
 
 var (

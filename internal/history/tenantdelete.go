@@ -24,6 +24,7 @@ import (
 // it finish first). ENOTFOUND for an unknown or already deleted tenant.
 func (s *Store) DeleteTenant(ctx context.Context, id string) (err error) {
 	defer wrap(&err, "history.DeleteTenant(%s)", id)
+	defer func() { s.tenantChanged(ctx, id, err) }()
 	return s.transact(ctx, func(tx *sql.Tx) error {
 		// FOR UPDATE waits for, and then blocks, every transaction that
 		// holds the tenant through lockLiveTenant (a job being created):

@@ -83,6 +83,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *remediation.Tenant) (err er
 // SetPolicyRef). ENOTFOUND, also for a deleted tenant.
 func (s *Store) UpdateTenant(ctx context.Context, t *remediation.Tenant) (err error) {
 	defer wrap(&err, "history.UpdateTenant(%s)", t.ID)
+	defer func() { s.tenantChanged(ctx, t.ID, err) }()
 	t.UpdatedAt = s.now()
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET display_name = $2, client_id = $3, cloud = $4,
 		graph_endpoint = $5, authority_host = $6, secret_ciphertext = $7, secret_key_id = $8, updated_at = $9
