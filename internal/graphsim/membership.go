@@ -280,27 +280,46 @@ func addGroupMember(c *call) *apiError {
 	if !ok {
 		return &apiError{http.StatusBadRequest, codeBadRequest, "Invalid URL format specified in @odata.id: " + ref}
 	}
-	t := c.tenant
+	if e := c.tenant.addMembers(c.params["gid"], []string{id}); e != nil {
+		return e
+	}
+	c.noContent()
+	return nil
+}
+
+// addMembers adds the directory objects ids to group gid, all or none,
+// with Graph's answers: 404 for an unknown group or object, the group's
+// membership rules (checkMembershipWriteLocked), 400 for a group nested
+// in a role-assignable group and for an object that already is a member
+// (or is named twice).
+func (t *Tenant) addMembers(gid string, ids []string) *apiError {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	g := t.groups[strings.ToLower(c.params["gid"])]
+	g := t.groups[strings.ToLower(gid)]
 	if g == nil {
-		return notFound(c.params["gid"])
+		return notFound(gid)
 	}
-	if t.users[id] == nil && t.groups[id] == nil {
-		return notFound(id)
+	for _, id := range ids {
+		if t.users[id] == nil && t.groups[id] == nil {
+			return notFound(id)
+		}
 	}
 	if e := t.checkMembershipWriteLocked(g); e != nil {
 		return e
 	}
-	if t.groups[id] != nil && g.roleAssignable {
-		return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgRoleGroupNesting}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		switch {
+		case t.groups[id] != nil && g.roleAssignable:
+			return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgRoleGroupNesting}
+		case g.members[id] || seen[id]:
+			return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgMemberExists}
+		}
+		seen[id] = true
 	}
-	if g.members[id] {
-		return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgMemberExists}
+	for _, id := range ids {
+		g.members[id] = true
 	}
-	g.members[id] = true
-	c.noContent()
 	return nil
 }
 

@@ -13,7 +13,8 @@ const maxMembersPerRequest = 20
 // patchGroup serves PATCH /groups/{gid} for what the simulator models of
 // it: adding members in bulk with "members@odata.bind" (1 to 20 directory
 // object URLs). Graph applies all or none: a reference to an unknown
-// object answers 404, one to an existing member 400, and nothing changes.
+// object answers 404, one to an existing member 400, and nothing changes
+// (Tenant.addMembers).
 // Other group properties are refused as unsupported by the simulator.
 func patchGroup(c *call) *apiError {
 	obj, e := parseObject(c.body)
@@ -51,30 +52,8 @@ func patchGroup(c *call) *apiError {
 		}
 		ids[i] = id
 	}
-	t := c.tenant
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	g := t.groups[strings.ToLower(c.params["gid"])]
-	if g == nil {
-		return notFound(c.params["gid"])
-	}
-	if e := t.checkMembershipWriteLocked(g); e != nil {
+	if e := c.tenant.addMembers(c.params["gid"], ids); e != nil {
 		return e
-	}
-	seen := map[string]bool{}
-	for _, id := range ids {
-		switch {
-		case t.users[id] == nil && t.groups[id] == nil:
-			return notFound(id)
-		case t.groups[id] != nil && g.roleAssignable:
-			return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgRoleGroupNesting}
-		case g.members[id] || seen[id]:
-			return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgMemberExists}
-		}
-		seen[id] = true
-	}
-	for _, id := range ids {
-		g.members[id] = true
 	}
 	c.noContent()
 	return nil
