@@ -41,7 +41,8 @@ func laneOf(priority string) budget.Lane {
 
 // itemCost estimates the Graph budget one item of job spends (resource
 // units and writes, as budget.MethodCosts meters the calls its executor
-// makes), to pace the job's item tasks. It is zero for items that are not
+// makes), to pace the job's item tasks and to take an item's budget in
+// one go (budget.WithPrepaid). It is zero for items that are not
 // paced: role and group actions (single-identity jobs), undos that do not
 // call Graph. Policy writes are batched by the flush: enforce items spend
 // reads only.

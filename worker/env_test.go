@@ -100,7 +100,7 @@ func setup(t *testing.T, o options) *bundle {
 	// As cmd/remediator: tenant changes are announced to the workers.
 	announce := b.redis.Client()
 	t.Cleanup(func() { announce.Close() })
-	b.store.TenantChanged = func(ctx context.Context, id string) { _ = queue.PublishTenantChanged(ctx, announce, id) }
+	b.store.TenantChanged = queue.TenantChangeAnnouncer(announce, logger)
 	maxRetry := o.maxRetry
 	if maxRetry == 0 {
 		maxRetry = 3

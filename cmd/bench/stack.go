@@ -128,20 +128,13 @@ func (s *stack) register(ctx context.Context, sim *graphsim.Server, t *graphsim.
 	return nil
 }
 
-// announce publishes a tenant change for the workers' caches.
-func (s *stack) announce(ctx context.Context, tenantID string) {
-	if err := queue.PublishTenantChanged(ctx, s.rdb, tenantID); err != nil {
-		s.log.Warn("could not announce a tenant change", slog.Any("error", err))
-	}
-}
-
 // start builds and starts the API and the workers.
 func (s *stack) start(ctx context.Context) error {
 	var err error
 	if s.apiStore, err = history.Open(ctx, s.cfg.dbURL); err != nil {
 		return err
 	}
-	s.apiStore.TenantChanged = s.announce // as cmd/remediator's announceTenantChanges
+	s.apiStore.TenantChanged = queue.TenantChangeAnnouncer(s.rdb, s.log) // as cmd/remediator
 	s.apiQueue = queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
 	metrics := telemetry.New().WithQueue(s.ropt)
 	s.api = api.New(api.Config{
@@ -196,7 +189,7 @@ func (s *stack) newWorker(ctx context.Context) (*runningWorker, error) {
 		return nil, err
 	}
 	rw.closers = append(rw.closers, store)
-	store.TenantChanged = s.announce
+	store.TenantChanged = queue.TenantChangeAnnouncer(s.rdb, s.log)
 	s.workerStores = append(s.workerStores, store)
 	q := queue.NewClient(s.ropt, queue.Options{MaxRetry: maxRetry})
 	rw.closers = append(rw.closers, q)

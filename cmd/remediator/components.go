@@ -166,7 +166,7 @@ func newWorker(cfg Config, ropt asynq.RedisConnOpt, store *history.Store, box re
 	if !ok {
 		return nil, nil, fmt.Errorf("redis: %T does not make a go-redis client", ropt)
 	}
-	announceTenantChanges(store, rdb, log)
+	store.TenantChanged = queue.TenantChangeAnnouncer(rdb, log)
 	gate := budget.NewGate(rdb, budget.Options{})
 	// Microsoft's published limits with the tenant's graph_limits settings.
 	limits := worker.DefaultLimits
@@ -214,19 +214,6 @@ func newConnector(cfg Config, box remediation.SecretBox, roots *x509.CertPool, m
 	extra = append(extra, moreCAs...)
 	return graph.NewConnector(graph.Options{Box: box, RootCAs: roots, ExtraCAs: extra, Timeout: cfg.GraphTimeout, Logger: log,
 		TracerProvider: tp}), nil
-}
-
-// announceTenantChanges makes store publish every committed change of a
-// tenant on queue.TenantChannel, so that workers drop their cached copy
-// (a lost notice only leaves it for worker's one-second cache TTL).
-func announceTenantChanges(store *history.Store, rdb redis.UniversalClient, log *slog.Logger) {
-	store.TenantChanged = func(ctx context.Context, tenantID string) {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := queue.PublishTenantChanged(ctx, rdb, tenantID); err != nil {
-			log.Warn("could not announce a tenant change", slog.String("tenant_id", tenantID), slog.Any("error", err))
-		}
-	}
 }
 
 func newQueue(cfg Config, ropt asynq.RedisConnOpt) *queue.Client {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/entraremediator/remediator/internal/queue"
 	"github.com/entraremediator/remediator/internal/telemetry"
 	"github.com/entraremediator/remediator/internal/tracing"
 )
@@ -43,7 +44,7 @@ func runAPI(ctx context.Context, cfg Config) error {
 	defer q.Close()
 	rdb := ropt.MakeRedisClient().(redis.UniversalClient)
 	defer rdb.Close()
-	announceTenantChanges(store, rdb, log)
+	store.TenantChanged = queue.TenantChangeAnnouncer(rdb, log)
 	verifier, err := newConnector(cfg, box, nil, nil, tp, log)
 	if err != nil {
 		return err

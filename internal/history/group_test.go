@@ -13,6 +13,30 @@ import (
 	"github.com/entraremediator/remediator/internal/testenv"
 )
 
+// groupJob opens the store at url with tenant t1 and a disable_user job
+// j1 of n pending items, and the items' identities.
+func groupJob(t *testing.T, url string, n int) (*history.Store, *remediation.Job, []string) {
+	t.Helper()
+	s, err := history.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.CreateTenant(t.Context(), &remediation.Tenant{ID: "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%04d@contoso.com", i)
+	}
+	job, _, err := s.CreateJob(t.Context(), &remediation.Job{ID: "j1", TenantID: "t1",
+		Action: remediation.ActionDisableUser, CreatedAt: time.Now()}, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, job, ids
+}
+
 // TestGroupedTransitions hands the store many concurrent item writes, so
 // that they share group transactions (group.go), among them writes that
 // must fail on their own (an unknown item, an unknown job) and transitions
@@ -26,25 +50,9 @@ func TestGroupedTransitions(t *testing.T) {
 			if name == "postgres" {
 				url = testenv.Postgres(t)
 			}
-			s, err := history.Open(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			ctx := t.Context()
-			if err := s.CreateTenant(ctx, &remediation.Tenant{ID: "t1"}); err != nil {
-				t.Fatal(err)
-			}
 			const n = 300
-			ids := make([]string, n)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("u%04d@contoso.com", i)
-			}
-			job, _, err := s.CreateJob(ctx, &remediation.Job{ID: "j1", TenantID: "t1",
-				Action: remediation.ActionDisableUser, CreatedAt: time.Now()}, ids)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, job, ids := groupJob(t, url, n)
+			ctx := t.Context()
 			var wg sync.WaitGroup
 			errs := make(chan error, 4*n)
 			for seq := range n {
@@ -154,25 +162,9 @@ func TestGroupedTransitions(t *testing.T) {
 // writes; the store then applies them one by one, so only the bad one
 // fails.
 func TestFailedGroupIsReplayedOneByOne(t *testing.T) {
-	s, err := history.Open(t.Context(), testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	ctx := t.Context()
-	if err := s.CreateTenant(ctx, &remediation.Tenant{ID: "t1"}); err != nil {
-		t.Fatal(err)
-	}
 	const n = 60
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("u%04d@contoso.com", i)
-	}
-	job, _, err := s.CreateJob(ctx, &remediation.Job{ID: "j1", TenantID: "t1",
-		Action: remediation.ActionDisableUser, CreatedAt: time.Now()}, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, job, _ := groupJob(t, testenv.Postgres(t), n)
+	ctx := t.Context()
 	const bad = 17
 	var wg sync.WaitGroup
 	errs := make([]error, n)

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,19 @@ const TenantChannel = "remediator:tenant-changed"
 // PublishTenantChanged announces a change of tenant id on TenantChannel.
 func PublishTenantChanged(ctx context.Context, rdb redis.UniversalClient, tenantID string) error {
 	return rdb.Publish(ctx, TenantChannel, tenantID).Err()
+}
+
+// TenantChangeAnnouncer returns a history.Store.TenantChanged hook that
+// publishes each change (PublishTenantChanged, within 2 s); a failure is
+// logged: a lost notice only leaves a worker's copy for its cache TTL.
+func TenantChangeAnnouncer(rdb redis.UniversalClient, log *slog.Logger) func(ctx context.Context, tenantID string) {
+	return func(ctx context.Context, tenantID string) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := PublishTenantChanged(ctx, rdb, tenantID); err != nil {
+			log.Warn("could not announce a tenant change", slog.String("tenant_id", tenantID), slog.Any("error", err))
+		}
+	}
 }
 
 // WatchTenantChanges calls changed with every tenant id published on
