@@ -298,4 +298,24 @@ func TestCancel(t *testing.T) {
 	if st := e.storedJob(q.ID); st.Status != remediation.JobQueued || st.CancelRequested || st.Counts[remediation.ItemPending] != 1 {
 		t.Errorf("job after refused cancels = %+v", st)
 	}
+
+	// A job larger than a cancel window: the answer has the first window
+	// canceled, and the job's fan-out task is started again to cancel the
+	// rest.
+	n := remediation.CancelWindow + 5
+	big := e.submit(tenantA, "revoke_sessions", identities(n, "big%d@contoso.com")...)
+	before := len(e.disp.calls)
+	got = cancel(big.ID, nil)
+	if got.Status != "queued" || got.Counts[remediation.ItemCanceled] != remediation.CancelWindow || got.Counts[remediation.ItemPending] != 5 {
+		t.Errorf("cancel of a job of %d items = %+v; want the first %d canceled", n, got, remediation.CancelWindow)
+	}
+	e.disp.mu.Lock()
+	calls := e.disp.calls[before:]
+	e.disp.mu.Unlock()
+	if len(calls) != 1 || calls[0].JobID != big.ID || calls[0].Priority != "bulk" {
+		t.Errorf("fan-out starts after the cancel = %+v; want the job's, once", calls)
+	}
+	if after := len(e.disp.calls); cancel(p.ID, nil).Status != "canceled" || len(e.disp.calls) != after {
+		t.Error("a cancel that left nothing to cancel started a fan-out")
+	}
 }

@@ -24,6 +24,9 @@ import (
 // job's action (itemStarts), a page at a time: each task becomes ready
 // about when its budget exists, and waits at most once in the worker.
 // Urgent jobs' items are enqueued at once on the urgent queue.
+//
+// Once a cancel is requested, the fan-out enqueues nothing more and
+// cancels the job's items that have not started instead (cancelPending).
 func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.ParseFanout(t)
 	if err != nil {
@@ -45,7 +48,13 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return fmt.Errorf("worker: fan-out: load job %s: %w", p.JobID, err)
 		}
-		if job.Status == remediation.JobCanceled || job.FanoutNext >= job.Total {
+		if job.Status == remediation.JobCompleted || job.Status == remediation.JobCanceled {
+			return nil
+		}
+		if job.CancelRequested {
+			return w.cancelPending(ctx, job)
+		}
+		if job.FanoutNext >= job.Total {
 			return nil
 		}
 		items, err := w.store.ItemsFrom(ctx, job.ID, job.FanoutNext, w.fanoutPage)
@@ -86,4 +95,30 @@ func (w *Worker) handleFanout(ctx context.Context, t *asynq.Task) error {
 		w.log.DebugContext(ctx, "fan-out page enqueued", slog.String("job_id", job.ID),
 			slog.Int("enqueued", len(seqs)), slog.Int("next", next), slog.Int("total", job.Total))
 	}
+}
+
+// cancelPending cancels the pending and retrying items of a job whose
+// cancel was requested, a window of seqs per transaction
+// (remediation.CancelWindow), until none is left. A crash or a retry
+// starts again from the first seq: windows already canceled change
+// nothing.
+func (w *Worker) cancelPending(ctx context.Context, job *remediation.Job) error {
+	for from := 0; from < job.Total && notStarted(job) > 0; from += remediation.CancelWindow {
+		j, err := w.store.CancelPending(ctx, job.ID, from)
+		if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("worker: cancel items of job %s from %d: %w", job.ID, from, err)
+		}
+		job = j
+	}
+	w.log.DebugContext(ctx, "canceled items not started", slog.String("job_id", job.ID), slog.Int("canceled", job.Counts[remediation.ItemCanceled]))
+	return nil
+}
+
+// notStarted is the number of a job's items that have not started: pending or
+// retrying.
+func notStarted(job *remediation.Job) int {
+	return job.Counts[remediation.ItemPending] + job.Counts[remediation.ItemRetrying]
 }

@@ -143,3 +143,47 @@ func TestCancelStopsRetryingItems(t *testing.T) {
 		t.Error("canceled item disabled the user")
 	}
 }
+
+// TestFanoutCancelsItemsLeftByTheCancel: CancelJob cancels the first
+// window of a large job; the fan-out task (started by the API, or by the
+// reconciler when that enqueue was lost) cancels the rest, window by
+// window, and no item ever reaches Graph.
+func TestFanoutCancelsItemsLeftByTheCancel(t *testing.T) {
+	for _, viaReconciler := range []bool{false, true} {
+		t.Run(map[bool]string{false: "api", true: "reconciler"}[viaReconciler], func(t *testing.T) {
+			o := options{}
+			if viaReconciler {
+				o.reconcileInterval = 200 * time.Millisecond
+			}
+			b := setup(t, o)
+			n := 2*remediation.CancelWindow + 7
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("user%05d@contoso.com", i)
+			}
+			job := b.createJob(remediation.ActionRevokeSessions, "bulk", ids...)
+			if err := b.store.AdvanceFanout(b.ctx, job.ID, job.Total); err != nil { // enqueued long ago
+				t.Fatal(err)
+			}
+			got, err := b.store.CancelJob(b.ctx, job.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Counts[remediation.ItemCanceled] != remediation.CancelWindow || got.Status == remediation.JobCanceled {
+				t.Fatalf("after CancelJob: %s counts %v; want the first window canceled", got.Status, got.Counts)
+			}
+			if !viaReconciler {
+				if err := b.queue.StartFanout(b.ctx, job.ID, job.Priority); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got = b.waitJob(job.ID, 20*time.Second)
+			if got.Status != remediation.JobCanceled || got.Counts[remediation.ItemCanceled] != n || got.FinishedAt == nil {
+				t.Fatalf("job %s counts %v; want canceled with %d canceled items", got.Status, got.Counts, n)
+			}
+			if w := b.sim.Writes(); len(w) != 0 {
+				t.Errorf("%d Graph writes for a canceled job, want none", len(w))
+			}
+		})
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/entraremediator/remediator/internal/remediation"
 )
 
 // mdSections renders one section per scenario.
@@ -93,9 +95,11 @@ func (r *report) mdSections(b *strings.Builder) {
 		p("## 5. API\n\n")
 		if a := r.Accept; a != nil {
 			p("Accepting a %d-identity `revoke_sessions` job (%.1f MB body): **%.0f ms** from request to 202 (the job and "+
-				"its items written in one PostgreSQL transaction, one fan-out task enqueued). Canceling it right after "+
-				"(POST …/cancel, all pending items at once) took %.0f ms. Both ran on an otherwise idle service.\n\n",
-				a.Identities, float64(a.BodyBytes)/1e6, a.PostMS, a.CancelMS)
+				"its items written in one PostgreSQL transaction, one fan-out task enqueued). Canceling it right after: "+
+				"the answer to POST …/cancel (no item starts from then on; the first %d items canceled) took **%.0f ms**, "+
+				"and every item was canceled (job `canceled`, by the fan-out task, %d items per transaction) %.0f ms "+
+				"after the request. Both ran on an otherwise idle service.\n\n",
+				a.Identities, float64(a.BodyBytes)/1e6, a.PostMS, remediation.CancelWindow, a.CancelMS, remediation.CancelWindow, a.CanceledMS)
 		}
 		if q := r.Poll; q != nil {
 			p("`GET /v1/remediations/{id}` of the bulk job during section 2, open loop at %d requests/s (at most 256 in "+

@@ -53,6 +53,7 @@ type groupOp struct {
 	item    *remediation.Item
 	applied bool
 	from    remediation.ItemStatus
+	eff     *remediation.Transition // what applied: tr, or a cancel (refusedStart)
 	err     error
 	done    chan struct{}
 }
@@ -206,7 +207,7 @@ func (s *Store) applyGroup(ctx context.Context, tx *sql.Tx, ops []*groupOp) erro
 	g := &group{s: s, now: micros(s.now()), jobs: map[string]*lockedJob{}, deltas: map[string]*jobDelta{}}
 	ids := make([]string, 0, len(ops))
 	for _, op := range ops {
-		op.item, op.applied, op.from, op.err = nil, false, "", nil
+		op.item, op.applied, op.from, op.eff, op.err = nil, false, "", nil, nil
 		ids = append(ids, op.jobID)
 	}
 	slices.Sort(ids)

@@ -39,7 +39,10 @@ func (g *group) applyJob(ctx context.Context, tx *sql.Tx, jobID string, ops []*g
 		case !slices.Contains(op.tr.From, from):
 			rereads = append(rereads, op)
 		default:
-			op.from = from
+			op.from, op.eff = from, op.tr
+			if refusedStart(job, op.tr, from) {
+				op.eff = &remediation.Transition{JobID: jobID, Seq: op.seq, To: remediation.ItemCanceled, Detail: CanceledDetail}
+			}
 			updates = append(updates, op)
 		}
 	}
@@ -51,16 +54,16 @@ func (g *group) applyJob(ctx context.Context, tx *sql.Tx, jobID string, ops []*g
 	}
 	var terminal []int
 	for _, op := range updates {
-		if op.from == op.tr.To {
+		if op.from == op.eff.To {
 			continue
 		}
 		fromCol, ok := countColumn(op.from)
 		if !ok {
 			return errors.New("item has unknown status " + string(op.from))
 		}
-		toCol, _ := countColumn(op.tr.To)
-		g.move(jobID, fromCol, toCol, op.tr.To == remediation.ItemRunning)
-		if op.tr.To.Terminal() {
+		toCol, _ := countColumn(op.eff.To)
+		g.move(jobID, fromCol, toCol, op.eff.To == remediation.ItemRunning)
+		if op.eff.To.Terminal() {
 			terminal = append(terminal, op.seq)
 		}
 	}
@@ -68,7 +71,7 @@ func (g *group) applyJob(ctx context.Context, tx *sql.Tx, jobID string, ops []*g
 		return err
 	}
 	for _, op := range updates {
-		if op.tr.To == remediation.ItemFailed && op.from != op.tr.To {
+		if op.eff.To == remediation.ItemFailed && op.from != op.eff.To {
 			if err := g.s.outboxItemFailed(ctx, tx, job, op.item, g.now); err != nil {
 				return err
 			}
@@ -127,7 +130,7 @@ func (g *group) updateItems(ctx context.Context, tx *sql.Tx, jobID string, job *
 	a := args{jobID, g.now}
 	rows := make([]string, len(ops))
 	for i, op := range ops {
-		tr := op.tr
+		tr := op.eff
 		mode, code, msg := keepError, any(nil), any(nil)
 		switch {
 		case tr.Error != nil:
@@ -167,9 +170,21 @@ func (g *group) updateItems(ctx context.Context, tx *sql.Tx, jobID string, job *
 			return errors.New("locked item vanished during its update")
 		}
 		it.TenantID, it.Action = job.tenantID, job.action
-		op.item, op.applied = it, true
+		// A refused start canceled the item: the caller's transition
+		// did not apply.
+		op.item, op.applied = it, op.eff == op.tr
 	}
 	return nil
+}
+
+// refusedStart reports whether tr would start an item (pending or
+// retrying) of a job whose cancel was requested: from the cancel's commit
+// on, no item of the job starts, whatever the worker's (cached) copy of
+// the job says; the item is canceled instead. A running item re-run (after
+// a crash) is not a start: running items finish.
+func refusedStart(job *lockedJob, tr *remediation.Transition, from remediation.ItemStatus) bool {
+	return job.cancelRequested && tr.To == remediation.ItemRunning &&
+		(from == remediation.ItemPending || from == remediation.ItemRetrying)
 }
 
 // nonEmpty is nil for "" (the column keeps its value), s otherwise.

@@ -153,16 +153,20 @@ func (s *Store) AdvanceFanout(ctx context.Context, jobID string, next int) (err 
 	return err
 }
 
-// JobsNeedingFanout returns the ids of jobs whose fan-out is not finished
-// (fanout_next < total), that are neither canceled nor being canceled nor
-// completed, oldest first. Limit defaults to 100.
+// JobsNeedingFanout returns the ids of the open jobs whose fan-out task
+// has work left, oldest first: a fan-out not finished (fanout_next <
+// total) without a cancel request, or a cancel request with items not
+// started yet (the fan-out cancels them: CancelPending). Limit defaults
+// to 100.
 func (s *Store) JobsNeedingFanout(ctx context.Context, limit int) (_ []string, err error) {
 	defer wrap(&err, "history.JobsNeedingFanout")
 	if limit <= 0 {
 		limit = 100
 	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM jobs
-		WHERE fanout_next < total AND cancel_requested = FALSE AND status NOT IN ('completed', 'canceled')
+		WHERE status IN ('queued', 'running') AND (
+			(fanout_next < total AND cancel_requested = FALSE) OR
+			(cancel_requested = TRUE AND n_pending + n_retrying > 0))
 		ORDER BY created_at, id LIMIT $1`, limit)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,15 @@ import (
 	"time"
 )
 
+// CancelWindow is the width of the window of seqs one cancel transaction
+// covers (Store.CancelJob, Store.CancelPending). Such a transaction holds
+// its job's row lock, which every transition of the job's items (and any
+// group commit that holds one) waits for: a window of a few thousand
+// items keeps that wait to tens of milliseconds, where canceling 100,000
+// items in one transaction takes seconds and stalls every worker's group
+// commit meanwhile.
+const CancelWindow = 2000
+
 // Store is the history store, the system of record for tenants, jobs,
 // items, their Graph call logs and the per-identity outcome history.
 // Implemented by internal/history on PostgreSQL and SQLite.
@@ -56,8 +65,10 @@ type Store interface {
 	// AdvanceFanout records that items with seq < next were enqueued.
 	// It never moves the cursor backwards.
 	AdvanceFanout(ctx context.Context, jobID string, next int) error
-	// JobsNeedingFanout returns ids of jobs whose fan-out is not finished
-	// and that are not canceled, oldest first.
+	// JobsNeedingFanout returns ids of open jobs whose fan-out task has
+	// work left, oldest first: a fan-out not finished and no cancel
+	// requested, or a cancel requested and items not started yet (the
+	// fan-out task cancels them with CancelPending).
 	JobsNeedingFanout(ctx context.Context, limit int) ([]string, error)
 
 	// TransitionItem applies tr if the item's current status is one of
@@ -71,11 +82,19 @@ type Store interface {
 	// AppendCalls adds Graph calls to an item's attempt log.
 	AppendCalls(ctx context.Context, jobID string, seq int, calls []Call) error
 
-	// CancelJob requests a cancel: pending and retrying items become
-	// canceled at once, running items finish; the job ends canceled when
-	// none is left running. ENOTFOUND. Canceling a finished job is a no-op
-	// returning it.
+	// CancelJob requests a cancel: from its commit on no item of the job
+	// starts (a start becomes a cancel), pending and retrying items become
+	// canceled, running items finish; the job ends canceled when none is
+	// left open. A large job's pending items are canceled a window of seqs
+	// at a time: CancelJob does the first window, CancelPending the
+	// others (the job's fan-out task calls it). ENOTFOUND. Canceling a
+	// finished job is a no-op returning it.
 	CancelJob(ctx context.Context, jobID string) (*Job, error)
+	// CancelPending cancels the pending and retrying items of a job whose
+	// cancel was requested in the window of seqs that starts at from (see
+	// CancelJob) and returns the job; CancelWindow is the window's width.
+	// A no-op for a job without a cancel request. ENOTFOUND.
+	CancelPending(ctx context.Context, jobID string, from int) (*Job, error)
 
 	// UpdateTenantSettings replaces a tenant's settings. ENOTFOUND.
 	UpdateTenantSettings(ctx context.Context, tenantID string, s TenantSettings) (*Tenant, error)

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) remediation.Store) {
 		{"Jobs", jobTests},
 		{"Items", itemTests},
 		{"Transitions", transitionTests},
+		{"Cancel", cancelTests},
 		{"History", historyTests},
 		{"Pagination", paginationTests},
 		{"Settings", settingsTests},
