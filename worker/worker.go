@@ -30,6 +30,7 @@ const (
 	DefaultShutdownTimeout          = 25 * time.Second
 	DefaultFanoutPageSize           = 1000
 	DefaultTaskCheckInterval        = 100 * time.Millisecond
+	DefaultUrgentTaskCheckInterval  = 20 * time.Millisecond
 	DefaultDelayedTaskCheckInterval = time.Second
 )
 
@@ -77,10 +78,14 @@ type Config struct {
 	// (asynq's own 5 s would release a paced job's items in bursts, with
 	// gaps between them).
 	DelayedTaskCheckInterval time.Duration
-	// TaskCheckInterval is how long asynq sleeps when all queues are
-	// empty. Default 100 ms (asynq's own 1 s would delay an urgent job by
-	// up to a second per task: its fan-out and its item).
+	// TaskCheckInterval is how long (on average) the control and bulk
+	// lanes sleep when their queue is empty. Default 100 ms.
 	TaskCheckInterval time.Duration
+	// UrgentTaskCheckInterval is the same for the urgent lane. Default
+	// 20 ms: an urgent job waits for it twice (its fan-out, then its
+	// item), where asynq's own 1 s would cost up to two seconds; an idle
+	// urgent lane costs one dequeue script per 20 ms per worker process.
+	UrgentTaskCheckInterval time.Duration
 	// FanoutPageSize is the number of items a fan-out enqueues per store
 	// page. Default 1000.
 	FanoutPageSize int
@@ -239,6 +244,11 @@ func New(cfg Config) (*Worker, error) {
 		queue.QueueControl: cmp.Or(cfg.ControlConcurrency, DefaultControlConcurrency),
 		queue.QueueBulk:    cmp.Or(cfg.Concurrency, DefaultConcurrency),
 	}
+	checkInterval := map[string]time.Duration{
+		queue.QueueUrgent:  cmp.Or(cfg.UrgentTaskCheckInterval, DefaultUrgentTaskCheckInterval),
+		queue.QueueControl: cmp.Or(cfg.TaskCheckInterval, DefaultTaskCheckInterval),
+		queue.QueueBulk:    cmp.Or(cfg.TaskCheckInterval, DefaultTaskCheckInterval),
+	}
 	for _, q := range queue.Lanes() {
 		w.servers = append(w.servers, asynq.NewServer(cfg.Redis, asynq.Config{
 			Concurrency:              concurrency[q],
@@ -251,7 +261,7 @@ func New(cfg Config) (*Worker, error) {
 			LogLevel:                 asynq.InfoLevel,
 			ShutdownTimeout:          cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout),
 			DelayedTaskCheckInterval: cmp.Or(cfg.DelayedTaskCheckInterval, DefaultDelayedTaskCheckInterval),
-			TaskCheckInterval:        cmp.Or(cfg.TaskCheckInterval, DefaultTaskCheckInterval),
+			TaskCheckInterval:        checkInterval[q],
 		}))
 	}
 	return w, nil
