@@ -63,6 +63,15 @@ func TestActionsRemoveRoleAssignments(t *testing.T) {
 		IsAssignableToRole: true, Members: []string{u.ID}})
 	viaGroup := tn.AssignRole(exchangeAdmins.ID, graphsim.RoleExchangeAdministrator, graphsim.AssignDirect)
 	original := assignmentSet(tn)
+	var pimEnds time.Time
+	for _, a := range tn.RoleAssignments() {
+		if a.ID == pim {
+			pimEnds = a.EndsAt
+		}
+	}
+	if pimEnds.IsZero() {
+		t.Fatal("the PIM activation has no end")
+	}
 	path := "/v1/tenants/" + tn.ID() + "/remediations"
 
 	// Malformed parameters: 400; two identities: 422; nothing is stored.
@@ -186,7 +195,15 @@ func TestActionsRemoveRoleAssignments(t *testing.T) {
 	}
 	for _, a := range tn.RoleAssignments() {
 		if a.PrincipalID == u.ID {
-			t.Logf("re-created %s as %s (%s)", a.RoleDefinitionID, a.ID, fmt.Sprint(a.Kind))
+			t.Logf("re-created %s as %s (%s, ends %v)", a.RoleDefinitionID, a.ID, fmt.Sprint(a.Kind), a.EndsAt)
+		}
+		// The activation comes back until it would have ended, not for
+		// good; the direct assignment stays without an end.
+		switch {
+		case a.PrincipalID == u.ID && a.RoleDefinitionID == graphsim.RoleUserAdministrator && !a.EndsAt.Equal(pimEnds):
+			t.Errorf("re-created PIM activation ends %v, want %v (the original end)", a.EndsAt, pimEnds)
+		case a.PrincipalID == u.ID && a.RoleDefinitionID == graphsim.RoleSecurityAdministrator && !a.EndsAt.IsZero():
+			t.Errorf("re-created direct assignment ends %v, want no end", a.EndsAt)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -16,17 +17,25 @@ type fakeAssignment struct {
 	pim bool
 }
 
+// fakePIMEnd is when the fake's PIM activations end.
+var fakePIMEnd = time.Now().Add(8 * time.Hour).UTC().Truncate(time.Second)
+
 // assign adds an active assignment at tenant scope and returns its id.
 func (d *fakeDir) assign(principal, role string, pim bool) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := d.newID("ra")
-	d.assignments = append(d.assignments, &fakeAssignment{remediation.RoleAssignment{ID: id, PrincipalID: principal,
-		RoleDefinitionID: role, DirectoryScopeID: "/"}, pim})
+	a := remediation.RoleAssignment{ID: id, PrincipalID: principal, RoleDefinitionID: role, DirectoryScopeID: "/"}
+	if pim {
+		end := fakePIMEnd
+		a.EndDateTime = &end // a PIM activation ends
+	}
+	d.assignments = append(d.assignments, &fakeAssignment{a, pim})
 	return id
 }
 
-// roleState lists the assignments as "principal role scope kind", sorted
+// roleState lists the assignments as "principal role scope kind [until
+// end]", sorted
 // (ids are left out: re-created assignments get new ids).
 func (d *fakeDir) roleState() []string {
 	d.mu.Lock()
@@ -36,6 +45,9 @@ func (d *fakeDir) roleState() []string {
 		kind := "direct"
 		if a.pim {
 			kind = "pim"
+		}
+		if a.EndDateTime != nil {
+			kind += " until " + a.EndDateTime.UTC().Format(time.RFC3339)
 		}
 		out = append(out, strings.Join([]string{a.PrincipalID, a.RoleDefinitionID, a.DirectoryScopeID, kind}, " "))
 	}

@@ -200,5 +200,5 @@ func appendPrior(list []priorAssignment, a *remediation.RoleAssignment) []priorA
 		kind = roleKindPIM
 	}
 	return append(list, priorAssignment{ID: a.ID, PrincipalID: a.PrincipalID, RoleDefinitionID: a.RoleDefinitionID,
-		DirectoryScopeID: scopeOf(a.DirectoryScopeID), Kind: kind})
+		DirectoryScopeID: scopeOf(a.DirectoryScopeID), Kind: kind, EndDateTime: a.EndDateTime})
 }

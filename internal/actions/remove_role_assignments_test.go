@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -70,7 +71,7 @@ func TestRemoveRoleAssignmentsByID(t *testing.T) {
 	}
 	wantPrior := `{"assignments":[{"id":"` + f.direct + `","principal_id":"` + aliceID + `","role_definition_id":"` + roleUserAdmin +
 		`","directory_scope_id":"/","kind":"direct"},{"id":"` + f.pim + `","principal_id":"` + aliceID + `","role_definition_id":"` +
-		roleSecAdmin + `","directory_scope_id":"/","kind":"pim"}]}`
+		roleSecAdmin + `","directory_scope_id":"/","kind":"pim","end_date_time":"` + fakePIMEnd.Format(time.RFC3339) + `"}]}`
 	if len(rec.saved) != 1 || string(rec.saved[0]) != wantPrior || string(res.PriorState) != wantPrior {
 		t.Errorf("saved %q, result prior %s; want %s", rec.saved, res.PriorState, wantPrior)
 	}
@@ -242,5 +243,34 @@ func TestRemoveRoleAssignmentsUndoRestoresTheRoles(t *testing.T) {
 	again, err := RemoveRoleAssignments{}.Execute(context.Background(), x)
 	if err != nil || again.Detail != "2 no change" {
 		t.Errorf("second undo = %+v, %v", again, err)
+	}
+}
+
+// TestRemoveRoleAssignmentsUndoKeepsTheEnd: a PIM activation comes back
+// until it would have ended, and not at all once that end has passed.
+func TestRemoveRoleAssignmentsUndoKeepsTheEnd(t *testing.T) {
+	f := newRoleFixture()
+	res, x, _ := runRoles(t, f.d, `{"role_assignment_ids":["`+f.pim+`"]}`, false)
+	prior := decodeRolePrior(res.PriorState)
+	if len(prior.Assignments) != 1 || prior.Assignments[0].EndDateTime == nil || !prior.Assignments[0].EndDateTime.Equal(fakePIMEnd) {
+		t.Fatalf("recorded prior %s; want the activation with its end %v", res.PriorState, fakePIMEnd)
+	}
+
+	// Ended meanwhile: nothing is re-created.
+	ended := time.Now().Add(-time.Hour).UTC()
+	prior.Assignments[0].EndDateTime = &ended
+	res.PriorState, _ = json.Marshal(prior)
+	undoExec(x, res)
+	writes := len(f.d.writeList())
+	undo, err := RemoveRoleAssignments{}.Execute(context.Background(), x)
+	if err != nil || undo.Status != remediation.ItemSucceeded || len(f.d.writeList()) != writes {
+		t.Fatalf("undo of an ended activation = %+v, %v, writes %q", undo, err, f.d.writeList()[writes:])
+	}
+	_, targets := decodeTargets(t, undo)
+	if len(targets) != 1 || !strings.HasPrefix(str(targets[0]["detail"]), "not re-created: the assignment would have ended at ") {
+		t.Errorf("undo targets = %v", targets)
+	}
+	if slices.ContainsFunc(f.d.roleState(), func(s string) bool { return strings.Contains(s, roleSecAdmin) }) {
+		t.Errorf("an ended activation was re-created: %q", f.d.roleState())
 	}
 }

@@ -3,14 +3,16 @@ package actions
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
 // restoreRoles is the undo of RemoveRoleAssignments: it re-creates every
 // assignment the original item recorded as removed (direct: POST
-// roleAssignments; PIM: adminAssign) unless the principal holds that role
-// at that scope again. Re-created direct assignments get new ids.
+// roleAssignments; PIM or time-bound: adminAssign, until the recorded end)
+// unless the principal holds that role at that scope again. Re-created
+// direct assignments get new ids.
 func restoreRoles(ctx context.Context, x *remediation.Exec) (remediation.Result, error) {
 	prior := decodeRolePrior(x.Item.UndoState)
 	if len(prior.Assignments) == 0 {
@@ -52,20 +54,34 @@ func restoreRoles(ctx context.Context, x *remediation.Exec) (remediation.Result,
 	return targetsResult(x, uid, "restored", outs, targets)
 }
 
+// restoreMinRemaining is the least time a time-bound assignment must have
+// left for undo to re-create it: PIM refuses a schedule that ends before
+// it is processed.
+const restoreMinRemaining = time.Minute
+
 // restoreRole re-creates one recorded assignment.
 func restoreRole(ctx context.Context, x *remediation.Exec, rd remediation.RoleDirectory, p priorAssignment,
 	active []remediation.RoleAssignment, justification string) (outcome, error) {
 	if holdsRole(active, p.RoleDefinitionID, p.DirectoryScopeID) {
 		return noChange("already assigned: no change"), nil
 	}
+	// An undo never grants more than was removed: a time-bound
+	// assignment comes back until its recorded end, and not at all once
+	// that has (nearly) passed.
+	if p.EndDateTime != nil && !p.EndDateTime.After(time.Now().Add(restoreMinRemaining)) {
+		return noChange("not re-created: the assignment would have ended at " + p.EndDateTime.UTC().Format(time.RFC3339)), nil
+	}
 	if x.DryRun() {
 		return changed("would re-create"), nil
 	}
 	var err error
 	detail := "re-created"
-	if p.Kind == roleKindPIM {
+	if p.Kind == roleKindPIM || p.EndDateTime != nil {
 		err = rd.AdminAssignRoleAssignment(ctx, p.assignment(), justification)
 		detail = "re-assigned through PIM (adminAssign)"
+		if p.EndDateTime != nil {
+			detail += " until " + p.EndDateTime.UTC().Format(time.RFC3339)
+		}
 	} else {
 		var id string
 		id, err = rd.CreateRoleAssignment(ctx, p.assignment())

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
 )
@@ -22,6 +23,10 @@ type priorAssignment struct {
 	RoleDefinitionID string `json:"role_definition_id"`
 	DirectoryScopeID string `json:"directory_scope_id"`
 	Kind             string `json:"kind"`
+	// EndDateTime is when the assignment would have ended (a PIM
+	// activation, or an active assignment with an expiration): undo
+	// restores it until then, never for longer.
+	EndDateTime *time.Time `json:"end_date_time,omitempty"`
 }
 
 // rolePrior is the prior state of remove_role_assignments.
@@ -39,7 +44,7 @@ func decodeRolePrior(raw json.RawMessage) rolePrior {
 
 func (p priorAssignment) assignment() remediation.RoleAssignment {
 	return remediation.RoleAssignment{ID: p.ID, PrincipalID: p.PrincipalID, RoleDefinitionID: p.RoleDefinitionID,
-		DirectoryScopeID: p.DirectoryScopeID}
+		DirectoryScopeID: p.DirectoryScopeID, EndDateTime: p.EndDateTime}
 }
 
 // roleTarget is one entry of the action's Results.
@@ -74,7 +79,7 @@ func activeRoles(ctx context.Context, rd remediation.RoleDirectory, principalID 
 			a := &out[i]
 			if a.ID == in.ID || (in.MemberType == "Direct" && a.MemberType == "Direct" &&
 				sameID(a.RoleDefinitionID, in.RoleDefinitionID) && scopeOf(a.DirectoryScopeID) == scopeOf(in.DirectoryScopeID)) {
-				a.AssignmentType, a.MemberType = in.AssignmentType, in.MemberType
+				a.AssignmentType, a.MemberType, a.EndDateTime = in.AssignmentType, in.MemberType, in.EndDateTime
 				merged = true
 				break
 			}

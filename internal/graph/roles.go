@@ -115,6 +115,7 @@ func (d *directory) ListActiveRoleInstances(ctx context.Context, principalID str
 			DirectoryScopeID: deref(a.GetDirectoryScopeId()),
 			AssignmentType:   deref(a.GetAssignmentType()),
 			MemberType:       deref(a.GetMemberType()),
+			EndDateTime:      a.GetEndDateTime(),
 		})
 	}
 	return out, nil
@@ -197,15 +198,20 @@ func (d *directory) AdminRemoveRoleAssignment(ctx context.Context, a remediation
 }
 
 // AdminAssignRoleAssignment implements remediation.RoleDirectory: an active
-// assignment starting now without expiration. Failed statuses as for
-// AdminRemoveRoleAssignment.
+// assignment starting now, until a.EndDateTime (expiration afterDateTime)
+// or without expiration. Failed statuses as for AdminRemoveRoleAssignment.
 func (d *directory) AdminAssignRoleAssignment(ctx context.Context, a remediation.RoleAssignment, justification string) error {
 	schedule := models.NewRequestSchedule()
 	start := time.Now().UTC()
 	schedule.SetStartDateTime(&start)
 	expiration := models.NewExpirationPattern()
-	never := models.NOEXPIRATION_EXPIRATIONPATTERNTYPE
-	expiration.SetTypeEscaped(&never)
+	kind := models.NOEXPIRATION_EXPIRATIONPATTERNTYPE
+	if a.EndDateTime != nil {
+		kind = models.AFTERDATETIME_EXPIRATIONPATTERNTYPE
+		end := a.EndDateTime.UTC()
+		expiration.SetEndDateTime(&end)
+	}
+	expiration.SetTypeEscaped(&kind)
 	schedule.SetExpiration(expiration)
 	return d.scheduleRequest(ctx, models.ADMINASSIGN_UNIFIEDROLESCHEDULEREQUESTACTIONS, a, justification, schedule)
 }

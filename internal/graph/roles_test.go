@@ -191,6 +191,43 @@ func TestAdminAssignRoleAssignment(t *testing.T) {
 	if ge := asGraphError(t, d.AdminAssignRoleAssignment(ctx, a, "again")); ge.Status != 400 || ge.Retryable() {
 		t.Fatalf("second adminAssign: %+v", ge)
 	}
+
+	// With an end: expiration afterDateTime, and the assignment ends then.
+	end := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Second)
+	timed := remediation.RoleAssignment{PrincipalID: u.ID, RoleDefinitionID: graphsim.RoleUserAdministrator, EndDateTime: &end}
+	if err := d.AdminAssignRoleAssignment(ctx, timed, "undo of job 43"); err != nil {
+		t.Fatalf("adminAssign until %v: %v", end, err)
+	}
+	info, _ = lastBody(t, b.sim, "POST", "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests")["scheduleInfo"].(map[string]any)
+	if exp, _ := info["expiration"].(map[string]any); exp == nil || exp["type"] != "afterDateTime" {
+		t.Errorf("scheduleInfo.expiration %v, want afterDateTime", info["expiration"])
+	}
+	got = simAssignments(b.st, func(s graphsim.RoleAssignmentState) bool { return s.RoleDefinitionID == graphsim.RoleUserAdministrator })
+	if len(got) != 1 || !got[0].EndsAt.Equal(end) {
+		t.Fatalf("time-bound assignment %+v, want it to end %v", got, end)
+	}
+	insts, err := d.ListActiveRoleInstances(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range insts {
+		switch in.RoleDefinitionID {
+		case graphsim.RoleUserAdministrator:
+			if in.EndDateTime == nil || !in.EndDateTime.Equal(end) || in.AssignmentType != "Assigned" {
+				t.Errorf("instance of the time-bound assignment %+v, want Assigned until %v", in, end)
+			}
+		case graphsim.RoleSecurityAdministrator:
+			if in.EndDateTime != nil {
+				t.Errorf("instance of the permanent assignment ends %v", in.EndDateTime)
+			}
+		}
+	}
+	// An end in the past: PIM's policy refusal.
+	past := time.Now().Add(-time.Minute)
+	timed = remediation.RoleAssignment{PrincipalID: u.ID, RoleDefinitionID: graphsim.RoleGlobalReader, EndDateTime: &past}
+	if ge := asGraphError(t, d.AdminAssignRoleAssignment(ctx, timed, "late")); ge.Status != 400 || ge.Code != "RoleAssignmentRequestPolicyValidationFailed" {
+		t.Fatalf("adminAssign until a past time: %+v", ge)
+	}
 }
 
 func TestCreateRoleAssignment(t *testing.T) {
@@ -251,8 +288,8 @@ func TestListActiveRoleInstances(t *testing.T) {
 	for _, in := range got {
 		w, ok := want[in.RoleDefinitionID]
 		if !ok || in.AssignmentType != w.assignment || in.MemberType != w.member || in.PrincipalID != u.ID ||
-			in.DirectoryScopeID != "/" || in.ID == "" {
-			t.Errorf("instance %+v, want %+v", in, w)
+			in.DirectoryScopeID != "/" || in.ID == "" || (in.EndDateTime != nil) != (w.assignment == "Activated") {
+			t.Errorf("instance %+v, want %+v (an end for the activation only)", in, w)
 		}
 	}
 	if q := lastQuery(t, b.sim, "GET", "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances"); q.Get("$filter") != "principalId eq '"+u.ID+"'" {

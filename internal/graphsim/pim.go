@@ -112,9 +112,12 @@ func renderInstance(in scheduleInstance) []byte {
 		RoleAssignmentScheduleID string  `json:"roleAssignmentScheduleId"`
 	}{ID: in.id, PrincipalID: in.principalID, RoleDefinitionID: a.roleDefinitionID, DirectoryScopeID: a.scope,
 		AssignmentType: "Assigned", MemberType: in.memberType, RoleAssignmentOriginID: a.id, RoleAssignmentScheduleID: a.id}
+	if a.timeBound() {
+		start, end := a.created.Format(time.RFC3339), a.end.Format(time.RFC3339)
+		v.StartDateTime, v.EndDateTime = &start, &end
+	}
 	if a.kind == AssignPIMActivated {
-		start, end := a.created.Format(time.RFC3339), a.created.Add(pimActivationLength).Format(time.RFC3339)
-		v.StartDateTime, v.EndDateTime, v.AssignmentType = &start, &end, "Activated"
+		v.AssignmentType = "Activated"
 	}
 	b, _ := json.Marshal(v)
 	return b
@@ -172,16 +175,18 @@ func createScheduleRequest(c *call) *apiError {
 		return &apiError{http.StatusForbidden, codeAuthorizationDenied, msgInsufficientPrivileges}
 	}
 	var existing *roleAssignment
+	t.expireAssignmentsLocked()
 	for _, a := range t.assignments {
 		if a.principalID == principal && a.roleDefinitionID == role && a.scope == req.DirectoryScopeID {
 			existing = a
 		}
 	}
 	status, target := "Provisioned", ""
+	var sched json.RawMessage
 	if t.scheduleSt != "" {
 		// A test override: the request is answered with that status and
 		// does not change the directory.
-		c.writeJSON(http.StatusCreated, renderScheduleRequest(req, principal, role, t.scheduleSt, "", t.clientID))
+		c.writeJSON(http.StatusCreated, renderScheduleRequest(req, principal, role, t.scheduleSt, "", t.clientID, nil))
 		return nil
 	}
 	if req.Action == "adminRemove" {
@@ -205,12 +210,64 @@ func createScheduleRequest(c *call) *apiError {
 			return &apiError{http.StatusBadRequest, "RoleAssignmentRequestPolicyValidationFailed",
 				`The following policy rules failed: ["JustificationRule"]`}
 		}
-		if !req.IsValidationOnly {
-			target = t.assignLocked(principal, role, req.DirectoryScopeID, AssignDirect).id
+		end, e := scheduleEnd(req.ScheduleInfo)
+		if e != nil {
+			return e
 		}
+		if !req.IsValidationOnly {
+			a := t.assignLocked(principal, role, req.DirectoryScopeID, AssignDirect)
+			a.end, target = end, a.id
+		}
+		sched = req.ScheduleInfo
 	}
-	c.writeJSON(http.StatusCreated, renderScheduleRequest(req, principal, role, status, target, t.clientID))
+	c.writeJSON(http.StatusCreated, renderScheduleRequest(req, principal, role, status, target, t.clientID, sched))
 	return nil
+}
+
+// scheduleEnd reads the end of an adminAssign's scheduleInfo: zero for
+// none or noExpiration, the endDateTime of afterDateTime (which must be
+// later than now: PIM refuses a schedule that has ended).
+func scheduleEnd(raw json.RawMessage) (time.Time, *apiError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var info struct {
+		Expiration *struct {
+			Type        string  `json:"type"`
+			EndDateTime *string `json:"endDateTime"`
+			Duration    *string `json:"duration"`
+		} `json:"expiration"`
+	}
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return time.Time{}, &apiError{http.StatusBadRequest, codeBadRequest, msgUnreadablePayload}
+	}
+	if info.Expiration == nil {
+		return time.Time{}, nil
+	}
+	switch x := info.Expiration; x.Type {
+	case "", "noExpiration":
+		return time.Time{}, nil
+	case "afterDateTime":
+		if x.EndDateTime == nil {
+			return time.Time{}, &apiError{http.StatusBadRequest, "InvalidScheduleInfo",
+				"The schedule expiration of type afterDateTime requires an endDateTime."}
+		}
+		end, err := time.Parse(time.RFC3339Nano, *x.EndDateTime)
+		if err != nil {
+			return time.Time{}, &apiError{http.StatusBadRequest, codeBadRequest, msgUnreadablePayload}
+		}
+		if !end.After(time.Now()) {
+			return time.Time{}, &apiError{http.StatusBadRequest, "RoleAssignmentRequestPolicyValidationFailed",
+				`The following policy rules failed: ["ExpirationRule"]`}
+		}
+		return end.UTC().Truncate(time.Second), nil
+	case "afterDuration":
+		return time.Time{}, &apiError{http.StatusNotImplemented, codeNotImplemented,
+			"graphsim does not simulate expiration afterDuration."}
+	default:
+		return time.Time{}, &apiError{http.StatusBadRequest, codeBadRequest, "Cannot convert the literal '" + x.Type +
+			"' to the expected type 'microsoft.graph.expirationPatternType'."}
+	}
 }
 
 // SetScheduleRequestStatus makes every later valid POST
@@ -223,8 +280,15 @@ func (t *Tenant) SetScheduleRequestStatus(status string) {
 	t.mu.Unlock()
 }
 
-func renderScheduleRequest(req scheduleRequest, principal, role, status, target, appID string) []byte {
+// renderScheduleRequest renders the created request; sched is the
+// scheduleInfo as sent (nil: starting now without expiration).
+func renderScheduleRequest(req scheduleRequest, principal, role, status, target, appID string, sched json.RawMessage) []byte {
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.0000000Z")
+	var schedule any = map[string]any{"startDateTime": now, "recurrence": nil,
+		"expiration": map[string]any{"type": "noExpiration", "endDateTime": nil, "duration": nil}}
+	if len(sched) > 0 && string(sched) != "null" {
+		schedule = sched
+	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"@odata.context":"` + graphMetadata + `#roleManagement/directory/roleAssignmentScheduleRequests/$entity"`)
 	fields := []struct {
@@ -237,8 +301,7 @@ func renderScheduleRequest(req scheduleRequest, principal, role, status, target,
 		{"isValidationOnly", req.IsValidationOnly}, {"targetScheduleId", nullable(target)},
 		{"justification", nullable(req.Justification)},
 		{"createdBy", map[string]any{"application": map[string]any{"displayName": nil, "id": appID}, "device": nil, "user": nil}},
-		{"scheduleInfo", map[string]any{"startDateTime": now, "recurrence": nil,
-			"expiration": map[string]any{"type": "noExpiration", "endDateTime": nil, "duration": nil}}},
+		{"scheduleInfo", schedule},
 		{"ticketInfo", map[string]any{"ticketNumber": nil, "ticketSystem": nil}},
 	}
 	for _, f := range fields {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -114,5 +115,48 @@ func TestScheduleRequestAdminAssign(t *testing.T) {
 		wantError(t, 403, "Authorization_RequestDenied", "")
 	if len(b.ta.RoleAssignments()) != 2 {
 		t.Errorf("assignments %+v", b.ta.RoleAssignments())
+	}
+}
+
+// TestScheduleRequestAdminAssignUntil: an adminAssign with an expiration
+// afterDateTime makes an active assignment that lists its end, that a
+// plain DELETE refuses like a PIM activation, and that is gone once its
+// end has passed; an end in the past is refused.
+func TestScheduleRequestAdminAssignUntil(t *testing.T) {
+	b := setup(t)
+	withEnd := func(role string, end time.Time) []byte {
+		return []byte(strings.Replace(string(schedReq("adminAssign", userAlice, role, "undo")), `"justification"`,
+			`"scheduleInfo":{"startDateTime":"`+time.Now().UTC().Format(time.RFC3339)+`","expiration":{"type":"afterDateTime","endDateTime":"`+
+				end.UTC().Format(time.RFC3339Nano)+`"}},"justification"`, 1))
+	}
+	b.do(t, http.MethodPost, requestsPath, b.tokA, withEnd(RoleSecurityAdministrator, time.Now().Add(-time.Minute))).
+		wantError(t, 400, "RoleAssignmentRequestPolicyValidationFailed", `The following policy rules failed: ["ExpirationRule"]`)
+	end := time.Now().Add(8 * time.Hour).UTC().Truncate(time.Second)
+	r := b.do(t, http.MethodPost, requestsPath, b.tokA, withEnd(RoleSecurityAdministrator, end))
+	if r.status != 201 {
+		t.Fatalf("adminAssign until %v: %d %s", end, r.status, r.body)
+	}
+	exp, _ := r.json(t)["scheduleInfo"].(map[string]any)["expiration"].(map[string]any)
+	if exp["type"] != "afterDateTime" {
+		t.Errorf("scheduleInfo of the request = %v", r.json(t)["scheduleInfo"])
+	}
+	v := b.do(t, http.MethodGet, instancesPath+filterQuery("principalId eq '"+userAlice+"'"), b.tokA, nil).values(t)
+	if len(v) != 1 || v[0]["assignmentType"] != "Assigned" || v[0]["endDateTime"] != end.Format(time.RFC3339) {
+		t.Fatalf("instances of alice = %v; want one Assigned ending %s", v, end.Format(time.RFC3339))
+	}
+	b.do(t, http.MethodDelete, raPath+"/"+v[0]["id"].(string), b.tokA, nil).wantError(t, 400, "BadRequest", "")
+
+	// One that ends in a second is gone after it.
+	soon := time.Now().Add(1500 * time.Millisecond)
+	if r := b.do(t, http.MethodPost, requestsPath, b.tokA, withEnd(RoleGlobalReader, soon)); r.status != 201 {
+		t.Fatalf("adminAssign until %v: %d %s", soon, r.status, r.body)
+	}
+	if n := len(b.ta.RoleAssignments()); n != 3 {
+		t.Fatalf("%d assignments, want 3 (GA, and alice's two)", n)
+	}
+	time.Sleep(time.Until(soon.Add(time.Second)))
+	v = b.do(t, http.MethodGet, instancesPath+filterQuery("principalId eq '"+userAlice+"'"), b.tokA, nil).values(t)
+	if len(v) != 1 || v[0]["roleDefinitionId"] != RoleSecurityAdministrator {
+		t.Errorf("instances of alice after an end passed = %v; want only the later one", v)
 	}
 }

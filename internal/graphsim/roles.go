@@ -66,6 +66,25 @@ type roleAssignment struct {
 	kind                                     AssignKind
 	seq                                      int
 	created                                  time.Time
+	// end is when a time-bound assignment ends (a PIM activation, or an
+	// adminAssign with an expiration); zero for none. An ended
+	// assignment is gone (expireAssignmentsLocked).
+	end time.Time
+}
+
+// timeBound reports whether a was made through PIM with an end: a plain
+// DELETE on roleAssignments refuses it like an activation.
+func (a *roleAssignment) timeBound() bool { return !a.end.IsZero() }
+
+// expireAssignmentsLocked removes the assignments whose end has passed,
+// as PIM does; every reader and writer of assignments calls it first.
+func (t *Tenant) expireAssignmentsLocked() {
+	now := time.Now()
+	for id, a := range t.assignments {
+		if a.timeBound() && !a.end.After(now) {
+			delete(t.assignments, id)
+		}
+	}
 }
 
 // RoleAssignmentState is a snapshot of an active role assignment.
@@ -76,10 +95,12 @@ type RoleAssignmentState struct {
 	DirectoryScopeID string // "/" for the tenant
 	Kind             AssignKind
 	CreatedAt        time.Time
+	// EndsAt is when a time-bound assignment ends; zero for none.
+	EndsAt time.Time
 }
 
 func (a *roleAssignment) state() RoleAssignmentState {
-	return RoleAssignmentState{a.id, a.principalID, a.roleDefinitionID, a.scope, a.kind, a.created}
+	return RoleAssignmentState{a.id, a.principalID, a.roleDefinitionID, a.scope, a.kind, a.created, a.end}
 }
 
 // AssignRole creates an active tenant-wide assignment of a role template
@@ -118,6 +139,9 @@ func (t *Tenant) assignLocked(principalID, role, scope string, kind AssignKind) 
 	t.assignmentSeq++
 	a := &roleAssignment{id: id, principalID: principalID, roleDefinitionID: role, scope: scope, kind: kind,
 		seq: t.assignmentSeq, created: time.Now().UTC().Truncate(time.Second)}
+	if kind == AssignPIMActivated {
+		a.end = a.created.Add(pimActivationLength)
+	}
 	t.assignments[id] = a
 	return a
 }
@@ -138,6 +162,7 @@ func encodeGUIDs(ids ...string) string {
 }
 
 func (t *Tenant) sortedAssignmentsLocked() []*roleAssignment {
+	t.expireAssignmentsLocked()
 	out := make([]*roleAssignment, 0, len(t.assignments))
 	for _, a := range t.assignments {
 		out = append(out, a)
@@ -161,6 +186,7 @@ func (t *Tenant) directRolesLocked(principalID string) []string {
 // role directly or through a group.
 func (t *Tenant) holdsPrivilegedRoleLocked(userID string) bool {
 	groups := t.transitiveGroupsLocked(userID)
+	t.expireAssignmentsLocked()
 	for _, a := range t.assignments {
 		if privilegedRoles[a.roleDefinitionID] && (a.principalID == userID || groups[a.principalID] != nil) {
 			return true
@@ -279,6 +305,7 @@ func getRoleAssignment(c *call) *apiError {
 	}
 	t := c.tenant
 	t.mu.Lock()
+	t.expireAssignmentsLocked()
 	a := t.assignments[c.params["aid"]]
 	if a == nil {
 		t.mu.Unlock()
@@ -304,11 +331,12 @@ func deleteRoleAssignment(c *call) *apiError {
 	if !t.roleMgmt {
 		return &apiError{http.StatusForbidden, codeAuthorizationDenied, msgInsufficientPrivileges}
 	}
+	t.expireAssignmentsLocked()
 	a := t.assignments[c.params["aid"]]
 	if a == nil {
 		return notFound(c.params["aid"])
 	}
-	if a.kind == AssignPIMActivated {
+	if a.kind == AssignPIMActivated || a.timeBound() {
 		return &apiError{http.StatusBadRequest, codeBadRequest,
 			"The role assignment is managed by Privileged Identity Management and cannot be deleted directly. " +
 				"Use a roleAssignmentScheduleRequest with action adminRemove."}
@@ -365,6 +393,7 @@ func createRoleAssignment(c *call) *apiError {
 	if e := t.checkAssignableLocked(f.principal, f.role); e != nil {
 		return e
 	}
+	t.expireAssignmentsLocked()
 	for _, a := range t.assignments {
 		if a.principalID == f.principal && a.roleDefinitionID == f.role && a.scope == f.scope {
 			return &apiError{http.StatusBadRequest, codeRequestBadRequest, msgConflictingObject}

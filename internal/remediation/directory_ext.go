@@ -1,6 +1,9 @@
 package remediation
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Well-known ids.
 const (
@@ -63,6 +66,10 @@ type RoleAssignment struct {
 	// "Direct", "Group" or "Inherited".
 	AssignmentType string
 	MemberType     string
+	// EndDateTime is when a time-bound assignment ends (a PIM activation,
+	// or an active assignment made through PIM with an expiration); nil
+	// for one without an end. Read from the schedule instances.
+	EndDateTime *time.Time
 }
 
 // Group is the part of a group the product reads.
@@ -128,7 +135,8 @@ type RoleDirectory interface {
 	AdminRemoveRoleAssignment(ctx context.Context, a RoleAssignment, justification string) error
 	// CreateRoleAssignment re-creates a direct assignment; returns its id.
 	CreateRoleAssignment(ctx context.Context, a RoleAssignment) (string, error)
-	// AdminAssignRoleAssignment re-creates a PIM assignment (adminAssign).
+	// AdminAssignRoleAssignment re-creates a PIM assignment (adminAssign):
+	// active from now until a.EndDateTime, or without an end when nil.
 	AdminAssignRoleAssignment(ctx context.Context, a RoleAssignment, justification string) error
 }
 
