@@ -134,6 +134,9 @@ func (w *Worker) execute(ctx context.Context, exec remediation.Executor, tenant 
 	}
 	x := &remediation.Exec{
 		Dir: dir, Tenant: tenant, Job: job, Item: item,
+		Shared: func(ctx context.Context, key string, read func(context.Context) (any, error)) (any, error) {
+			return w.shared.do(ctx, tenant.ID+"\x00"+key, read)
+		},
 		SavePriorState: func(ctx context.Context, prior json.RawMessage) error {
 			dctx, cancel := detached(ctx)
 			defer cancel()

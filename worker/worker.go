@@ -130,6 +130,7 @@ type Worker struct {
 	store      remediation.Store
 	jobs       *jobCache
 	tenants    *tenantCache
+	shared     *sharedReads // remediation.Exec.Shared
 	unpaused   sync.Map // tenant id -> time of the last pause probe that found none
 	dirs       remediation.Directories
 	queue      *queue.Client
@@ -185,6 +186,7 @@ func New(cfg Config) (*Worker, error) {
 		store:      cfg.Store,
 		jobs:       newJobCache(readCacheTTL),
 		tenants:    newTenantCache(readCacheTTL),
+		shared:     newSharedReads(sharedReadTTL),
 		dirs:       cfg.Directories,
 		queue:      cfg.Queue,
 		executors:  make(map[remediation.Action]remediation.Executor),

@@ -164,7 +164,12 @@ func policyCovers(ctx context.Context, x *remediation.Exec, spec policySpec, uid
 	if err != nil {
 		return false, false, err
 	}
-	p, err := pd.GetCAPolicy(ctx, ref.PolicyID)
+	// Every item of a dry run reads the same policy, under Graph's 1
+	// request/s on Conditional Access: the items share one read (a
+	// preview may be a few seconds stale).
+	p, err := shared(ctx, x, "ca-policy:"+ref.PolicyID, func(ctx context.Context) (*remediation.CAPolicy, error) {
+		return pd.GetCAPolicy(ctx, ref.PolicyID)
+	})
 	if graphStatus(err) == http.StatusNotFound {
 		return false, false, nil
 	}
@@ -172,4 +177,18 @@ func policyCovers(ctx context.Context, x *remediation.Exec, spec policySpec, uid
 		return false, false, err
 	}
 	return containsID(p.IncludeUsers, uid) || (op == remediation.PolicyOpAdd && containsID(p.IncludeUsers, "All")), true, nil
+}
+
+// shared runs read through x.Shared (see remediation.Exec.Shared), or
+// directly without it.
+func shared[T any](ctx context.Context, x *remediation.Exec, key string, read func(context.Context) (T, error)) (T, error) {
+	if x.Shared == nil {
+		return read(ctx)
+	}
+	v, err := x.Shared(ctx, key, func(ctx context.Context) (any, error) { return read(ctx) })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
 }

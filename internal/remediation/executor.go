@@ -37,6 +37,13 @@ type Exec struct {
 	// makes sure a flush will run). The executor then returns a Deferred
 	// Result.
 	RequestPolicy func(ctx context.Context, r PolicyRequest) error
+	// Shared, when set, runs read once for a key of this tenant and
+	// shares its result for a few seconds with the other items the
+	// process runs (concurrent callers wait for the one read). Dry runs
+	// use it for the reads every item repeats and Graph meters tightly
+	// (the tenant's Conditional Access policy: 1 request/s). The result
+	// is shared: never modify it. Nil: read is called.
+	Shared func(ctx context.Context, key string, read func(context.Context) (any, error)) (any, error)
 }
 
 // DryRun reports whether the job only previews (reads only, no writes).
