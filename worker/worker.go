@@ -131,7 +131,7 @@ type Worker struct {
 	jobs       *jobCache
 	tenants    *tenantCache
 	shared     *sharedReads // remediation.Exec.Shared
-	unpaused   sync.Map // tenant id -> time of the last pause probe that found none
+	unpaused   sync.Map     // tenant id -> time of the last pause probe that found none
 	dirs       remediation.Directories
 	queue      *queue.Client
 	executors  map[remediation.Action]remediation.Executor
