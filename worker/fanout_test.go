@@ -187,3 +187,35 @@ func TestFanoutCancelsItemsLeftByTheCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelLetsARunningItemFinish: an item that was running when its job
+// was canceled (its worker died mid-attempt) runs again to its end when
+// its task comes back; it is not canceled behind the write it may have
+// made.
+func TestCancelLetsARunningItemFinish(t *testing.T) {
+	b := setup(t, options{})
+	alice := b.addUser(graphsim.UserSpec{UserPrincipalName: "alice@contoso.com", AccountEnabled: true})
+	bob := b.addUser(graphsim.UserSpec{UserPrincipalName: "bob@contoso.com", AccountEnabled: true})
+	job := b.createJob(remediation.ActionDisableUser, "urgent", alice.UserPrincipalName, bob.UserPrincipalName)
+	if _, ok, err := b.store.TransitionItem(b.ctx, remediation.Transition{JobID: job.ID, Seq: 0,
+		From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning, CountAttempt: true}); err != nil || !ok {
+		t.Fatalf("start item 0: %v %v", ok, err)
+	}
+	got, err := b.store.CancelJob(b.ctx, job.ID)
+	if err != nil || got.Counts[remediation.ItemCanceled] != 1 || got.Counts[remediation.ItemRunning] != 1 {
+		t.Fatalf("CancelJob = %+v, %v; want bob canceled, alice running", got, err)
+	}
+	if err := b.queue.EnqueueItems(b.ctx, job.ID, []int{0, 1}, "urgent"); err != nil {
+		t.Fatal(err)
+	}
+	got = b.waitJob(job.ID, 20*time.Second)
+	if got.Status != remediation.JobCanceled || got.Counts[remediation.ItemSucceeded] != 1 || got.Counts[remediation.ItemCanceled] != 1 {
+		t.Fatalf("job %s counts %v; want canceled, alice succeeded, bob canceled", got.Status, got.Counts)
+	}
+	if u, _ := b.tenant.User(alice.ID); u.AccountEnabled {
+		t.Error("alice's re-run did not finish its write")
+	}
+	if u, _ := b.tenant.User(bob.ID); !u.AccountEnabled {
+		t.Error("bob, canceled before he ran, was disabled")
+	}
+}

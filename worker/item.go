@@ -39,8 +39,14 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	// Until the item is read (by its transition to running, below), the
 	// item is known by its key only.
 	item := &remediation.Item{JobID: p.JobID, Seq: p.Seq, TenantID: job.TenantID, Action: job.Action}
+	if job.Status == remediation.JobCompleted || job.Status == remediation.JobCanceled {
+		return nil // every item is terminal: a leftover task of a canceled job, say
+	}
 	if job.CancelRequested {
-		return w.cancelItem(ctx, item)
+		if canceled, err := w.cancelItem(ctx, item); err != nil || canceled {
+			return err
+		}
+		// Running (a re-run after a crash): running items finish.
 	}
 	tenant, err := w.cachedTenant(ctx, job.TenantID)
 	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
@@ -248,11 +254,22 @@ func (w *Worker) finishPermanent(ctx context.Context, item *remediation.Item, fr
 	return fmt.Errorf("worker: item %d of job %s failed: %w (%w)", item.Seq, item.JobID, cause, asynq.SkipRetry)
 }
 
-// cancelItem cancels an item of a job whose cancel was requested.
-func (w *Worker) cancelItem(ctx context.Context, item *remediation.Item) error {
-	return w.transition(ctx, remediation.Transition{
-		JobID: item.JobID, Seq: item.Seq, From: nonTerminal, To: remediation.ItemCanceled, Detail: "canceled",
-	})
+// cancelItem cancels an item of a job whose cancel was requested if it
+// has not started (pending or retrying), and reports whether it did; a
+// running item is left to finish, a terminal one alone.
+func (w *Worker) cancelItem(ctx context.Context, item *remediation.Item) (bool, error) {
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	_, applied, err := w.store.TransitionItem(dctx, remediation.Transition{JobID: item.JobID, Seq: item.Seq,
+		From: []remediation.ItemStatus{remediation.ItemPending, remediation.ItemRetrying}, To: remediation.ItemCanceled,
+		Detail: remediation.CanceledDetail})
+	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
+		return true, nil // nothing to run
+	}
+	if err != nil {
+		return false, fmt.Errorf("worker: cancel item %d of job %s: %w", item.Seq, item.JobID, err)
+	}
+	return applied, nil
 }
 
 // transition applies tr, surviving the task's deadline. A transition that

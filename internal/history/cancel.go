@@ -10,7 +10,7 @@ import (
 
 // CanceledDetail is the detail of items canceled by a cancel before they
 // ran (CancelJob, CancelPending, or a start refused by applyJob).
-const CanceledDetail = "Canceled before it ran."
+const CanceledDetail = remediation.CanceledDetail
 
 // CancelJob requests the cancellation of a job. In one transaction it sets
 // CancelRequested, which from its commit on refuses every start of an

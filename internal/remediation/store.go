@@ -14,6 +14,9 @@ import (
 // commit meanwhile.
 const CancelWindow = 2000
 
+// CanceledDetail is the detail of an item canceled before it ran.
+const CanceledDetail = "Canceled before it ran."
+
 // Store is the history store, the system of record for tenants, jobs,
 // items, their Graph call logs and the per-identity outcome history.
 // Implemented by internal/history on PostgreSQL and SQLite.
