@@ -180,6 +180,13 @@ func (r *report) mdBaselines(b *strings.Builder) {
 		if x.Error != "" {
 			p("\n%s: error: %s", x.Name, x.Error)
 		}
+		if len(x.Why) > 0 {
+			var why []string
+			for _, k := range slices.Sorted(maps.Keys(x.Why)) {
+				why = append(why, fmt.Sprintf("%s: %d", k, x.Why[k]))
+			}
+			p("\n%s: users left enabled, by their last failed call: %s.", x.Name, strings.Join(why, ", "))
+		}
 	}
 	p("\n\n")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/entraremediator/remediator/internal/graphsim"
@@ -39,6 +41,25 @@ type baselineResult struct {
 	ProjectedS      float64 `json:"projected_seconds,omitempty"`
 	WritesPerSecond []int   `json:"writes_per_second"`
 	Error           string  `json:"error,omitempty"`
+	// Why counts the users left enabled by the reason of their last
+	// failed call ("PATCH: 429 after 3 retries", "GET: transport error").
+	Why map[string]int `json:"left_enabled_why,omitempty"`
+}
+
+// failures counts the reasons users were left enabled; safe for
+// concurrent use.
+type failures struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (f *failures) add(why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]int{}
+	}
+	f.m[why]++
 }
 
 // sdkClient calls the simulator's Graph with a client-credentials token.
@@ -134,13 +155,38 @@ func (c *sdkClient) do(ctx context.Context, method, path string, body []byte) (i
 }
 
 // disable is the admin script's step for one user: read, then disable.
-func (c *sdkClient) disable(ctx context.Context, id string) bool {
+func (c *sdkClient) disable(ctx context.Context, id string, why *failures) bool {
 	st, err := c.do(ctx, http.MethodGet, "/users/"+id+"?$select=id,accountEnabled", nil)
 	if err != nil || st != http.StatusOK {
+		why.add("GET: " + failure(st, err))
 		return false
 	}
 	st, err = c.do(ctx, http.MethodPatch, "/users/"+id, []byte(`{"accountEnabled":false}`))
-	return err == nil && st == http.StatusNoContent
+	if err != nil || st != http.StatusNoContent {
+		why.add("PATCH: " + failure(st, err))
+		return false
+	}
+	return true
+}
+
+// failure names why a call failed: its final status (after the SDK's
+// retries, for 429/503/504), or the kind of transport error.
+func failure(status int, err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "deadline"
+	case errors.Is(err, syscall.EMFILE):
+		// Each goroutine dials its own connection before the first
+		// one is up, and the simulator's ends of them count in this
+		// process too.
+		return "too many open files"
+	case err != nil:
+		return "transport error"
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
+		return fmt.Sprintf("%d after %d retries", status, sdkMaxRetries)
+	default:
+		return fmt.Sprintf("status %d", status)
+	}
 }
 
 // runSequentialBaseline disables ids one after the other.
@@ -153,8 +199,10 @@ func runSequentialBaseline(ctx context.Context, sim *graphsim.Server, t *graphsi
 	}
 	before := t.Stats()
 	t0 := time.Now()
+	var why failures
+	defer func() { r.Why = why.m }()
 	for _, id := range ids {
-		if c.disable(ctx, id) {
+		if c.disable(ctx, id, &why) {
 			r.Disabled++
 		} else {
 			r.Failed++
@@ -176,9 +224,11 @@ func runBurstBaseline(ctx context.Context, sim *graphsim.Server, t *graphsim.Ten
 	t0 := time.Now()
 	var ok, bad atomic.Int64
 	var wg sync.WaitGroup
+	var why failures
+	defer func() { r.Why = why.m }()
 	for _, id := range ids {
 		wg.Go(func() {
-			if c.disable(ctx, id) {
+			if c.disable(ctx, id, &why) {
 				ok.Add(1)
 			} else {
 				bad.Add(1)
