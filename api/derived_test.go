@@ -279,6 +279,10 @@ func TestCancel(t *testing.T) {
 		t.Errorf("second cancel = %+v", again)
 	}
 
+	if big := e.submit(tenantA, "disable_user", "fresh@contoso.com"); big.CancelRequested {
+		t.Error("a new job shows cancel_requested")
+	}
+
 	// Nothing running: canceled at once.
 	p := e.submit(tenantA, "disable_user", "p@contoso.com", "q@contoso.com")
 	if got := cancel(p.ID, nil); got.Status != "canceled" || got.Counts[remediation.ItemCanceled] != 2 || got.FinishedAt == nil {
@@ -306,7 +310,8 @@ func TestCancel(t *testing.T) {
 	big := e.submit(tenantA, "revoke_sessions", identities(n, "big%d@contoso.com")...)
 	before := len(e.disp.calls)
 	got = cancel(big.ID, nil)
-	if got.Status != "queued" || got.Counts[remediation.ItemCanceled] != remediation.CancelWindow || got.Counts[remediation.ItemPending] != 5 {
+	if got.Status != "queued" || !got.CancelRequested || got.Counts[remediation.ItemCanceled] != remediation.CancelWindow ||
+		got.Counts[remediation.ItemPending] != 5 {
 		t.Errorf("cancel of a job of %d items = %+v; want the first %d canceled", n, got, remediation.CancelWindow)
 	}
 	e.disp.mu.Lock()

@@ -283,6 +283,7 @@ type job struct {
 	UndoOf           *string                        `json:"undo_of"`
 	RetryOf          *string                        `json:"retry_of"`
 	Priority         string                         `json:"priority"`
+	CancelRequested  bool                           `json:"cancel_requested"`
 	CreatedAt        *string                        `json:"created_at"`
 	StartedAt        *string                        `json:"started_at"`
 	FinishedAt       *string                        `json:"finished_at"`

@@ -108,7 +108,7 @@ func TestOpenAPIValidatorRejects(t *testing.T) {
 	job := `{"id":"j-1","tenant_id":"t","action":"disable_user","status":"queued","total":1,"duplicates_merged":0,
 		"counts":{"pending":1,"running":0,"retrying":0,"succeeded":0,"skipped":0,"failed":0,"canceled":0},"reason":"r",
 		"actor":"","requested_by":"api-key:bootstrap","context":null,"parameters":null,"dry_run":false,
-		"confirm_admin_targets":false,"undo_of":null,"retry_of":null,"priority":"urgent",
+		"confirm_admin_targets":false,"undo_of":null,"retry_of":null,"priority":"urgent","cancel_requested":false,
 		"created_at":"2025-01-31T12:00:00Z","started_at":null,"finished_at":null}`
 	validate := func(status int, body string) error {
 		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: cf.opts}

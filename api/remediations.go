@@ -75,9 +75,12 @@ type jobResponse struct {
 	UndoOf           *string                        `json:"undo_of"`
 	RetryOf          *string                        `json:"retry_of"`
 	Priority         string                         `json:"priority"`
-	CreatedAt        time.Time                      `json:"created_at"`
-	StartedAt        *time.Time                     `json:"started_at"`
-	FinishedAt       *time.Time                     `json:"finished_at"`
+	// CancelRequested: a cancel was accepted; no item starts any more,
+	// pending ones are being canceled, running ones finish.
+	CancelRequested bool       `json:"cancel_requested"`
+	CreatedAt       time.Time  `json:"created_at"`
+	StartedAt       *time.Time `json:"started_at"`
+	FinishedAt      *time.Time `json:"finished_at"`
 }
 
 func toJobResponse(j *remediation.Job) jobResponse {
@@ -92,7 +95,8 @@ func toJobResponse(j *remediation.Job) jobResponse {
 		Context: nullIfEmpty(j.Context), Parameters: nullIfEmpty(j.Params),
 		DryRun: j.DryRun, ConfirmAdmin: j.ConfirmAdminTargets,
 		UndoOf: nullIfBlank(j.UndoOf), RetryOf: nullIfBlank(j.RetryOf), Priority: j.Priority,
-		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
+		CancelRequested: j.CancelRequested,
+		CreatedAt:       j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
 	}
 }
 

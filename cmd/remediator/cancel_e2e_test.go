@@ -32,7 +32,7 @@ func TestEndToEndCancelLargeJob(t *testing.T) {
 		t.Fatalf("cancel: %d %+v", code, answer)
 	}
 	writesAtAnswer := len(tenantWrites(s.sim, tn.ID()))
-	if answer.Status != "running" || answer.Counts["canceled"] == 0 {
+	if answer.Status != "running" || !answer.CancelRequested || answer.Counts["canceled"] == 0 {
 		t.Fatalf("cancel answer: %+v; want running, with the first window canceled", answer)
 	}
 

@@ -237,6 +237,8 @@ type jobView struct {
 	Actor      string         `json:"actor"`
 	Reason     string         `json:"reason"`
 	Duplicates int            `json:"duplicates_merged"`
+	// CancelRequested: a cancel was accepted.
+	CancelRequested bool `json:"cancel_requested"`
 }
 
 type itemView struct {
