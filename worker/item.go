@@ -42,12 +42,6 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	if job.Status == remediation.JobCompleted || job.Status == remediation.JobCanceled {
 		return nil // every item is terminal: a leftover task of a canceled job, say
 	}
-	if job.CancelRequested {
-		if canceled, err := w.cancelItem(ctx, item); err != nil || canceled {
-			return err
-		}
-		// Running (a re-run after a crash): running items finish.
-	}
 	tenant, err := w.cachedTenant(ctx, job.TenantID)
 	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
 		return w.finishPermanent(ctx, item, nonTerminal, verdict{kind: kindPermanent,
@@ -64,7 +58,9 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	}
 	lane := laneOf(job.Priority)
 	ctx = budget.WithLane(ctx, lane)
-	if lane == budget.Bulk {
+	// (An item of a job being canceled does not wait for the pause: its
+	// start is refused below, or, running, it meters its own calls.)
+	if lane == budget.Bulk && !job.CancelRequested {
 		if we := w.pauseProbe(ctx, tenant); we != nil {
 			return w.bounceItem(ctx, tenant, job, item, we, false)
 		}
@@ -72,6 +68,9 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 
 	// The transition to running reads the item: one that is terminal
 	// (a task delivered twice, a job canceled meanwhile) is left alone.
+	// Once the job's cancel is requested, the store turns the start of a
+	// pending or retrying item into its cancel (not applied here); a
+	// running item (re-run after a crash) goes on: running items finish.
 	item, applied, err := w.store.TransitionItem(ctx, remediation.Transition{
 		JobID: p.JobID, Seq: p.Seq, From: nonTerminal, To: remediation.ItemRunning, CountAttempt: true,
 	})
@@ -252,24 +251,6 @@ func (w *Worker) finishPermanent(ctx context.Context, item *remediation.Item, fr
 		cause = errors.New(v.itemErr.Message)
 	}
 	return fmt.Errorf("worker: item %d of job %s failed: %w (%w)", item.Seq, item.JobID, cause, asynq.SkipRetry)
-}
-
-// cancelItem cancels an item of a job whose cancel was requested if it
-// has not started (pending or retrying), and reports whether it did; a
-// running item is left to finish, a terminal one alone.
-func (w *Worker) cancelItem(ctx context.Context, item *remediation.Item) (bool, error) {
-	dctx, cancel := detached(ctx)
-	defer cancel()
-	_, applied, err := w.store.TransitionItem(dctx, remediation.Transition{JobID: item.JobID, Seq: item.Seq,
-		From: []remediation.ItemStatus{remediation.ItemPending, remediation.ItemRetrying}, To: remediation.ItemCanceled,
-		Detail: remediation.CanceledDetail})
-	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
-		return true, nil // nothing to run
-	}
-	if err != nil {
-		return false, fmt.Errorf("worker: cancel item %d of job %s: %w", item.Seq, item.JobID, err)
-	}
-	return applied, nil
 }
 
 // transition applies tr, surviving the task's deadline. A transition that

@@ -8,10 +8,6 @@ import (
 	"github.com/entraremediator/remediator/internal/remediation"
 )
 
-// CanceledDetail is the detail of items canceled by a cancel before they
-// ran (CancelJob, CancelPending, or a start refused by applyJob).
-const CanceledDetail = remediation.CanceledDetail
-
 // CancelJob requests the cancellation of a job. In one transaction it sets
 // CancelRequested, which from its commit on refuses every start of an
 // item of the job (applyJob turns it into a cancel), cancels the pending
@@ -73,13 +69,13 @@ func (s *Store) cancelItems(ctx context.Context, tx *sql.Tx, jobID string, j *lo
 		SELECT job_id, seq, $2, $3, identity, 'canceled', $4, error_code, error_message, attempts,
 			graph_request_id, $5, $6, $7, $8
 		FROM items WHERE job_id = $1 AND seq >= $9 AND seq < $10 AND status IN ('pending', 'retrying') ORDER BY seq`,
-		jobID, j.tenantID, string(j.action), CanceledDetail, j.reason, j.actor, j.requestedBy, now, from, to); err != nil {
+		jobID, j.tenantID, string(j.action), remediation.CanceledDetail, j.reason, j.actor, j.requestedBy, now, from, to); err != nil {
 		return err
 	}
 	var changed [2]int64
 	for i, status := range []remediation.ItemStatus{remediation.ItemPending, remediation.ItemRetrying} {
 		res, err := tx.ExecContext(ctx, `UPDATE items SET status = 'canceled', detail = $2, updated_at = $3
-			WHERE job_id = $1 AND seq >= $4 AND seq < $5 AND status = $6`, jobID, CanceledDetail, now, from, to, string(status))
+			WHERE job_id = $1 AND seq >= $4 AND seq < $5 AND status = $6`, jobID, remediation.CanceledDetail, now, from, to, string(status))
 		if err != nil {
 			return err
 		}

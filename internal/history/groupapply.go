@@ -41,7 +41,7 @@ func (g *group) applyJob(ctx context.Context, tx *sql.Tx, jobID string, ops []*g
 		default:
 			op.from, op.eff = from, op.tr
 			if refusedStart(job, op.tr, from) {
-				op.eff = &remediation.Transition{JobID: jobID, Seq: op.seq, To: remediation.ItemCanceled, Detail: CanceledDetail}
+				op.eff = &remediation.Transition{JobID: jobID, Seq: op.seq, To: remediation.ItemCanceled, Detail: remediation.CanceledDetail}
 			}
 			updates = append(updates, op)
 		}
