@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -303,16 +305,48 @@ func TestCancel(t *testing.T) {
 		t.Errorf("job after refused cancels = %+v", st)
 	}
 
-	// A job larger than a cancel window: the answer has the first window
-	// canceled, and the job's fan-out task is started again to cancel the
-	// rest.
+	// A job larger than a cancel window: the rows of the first window are
+	// canceled before the answer, and the job's fan-out task is started
+	// again to cancel the rest. Readers see every item not started
+	// canceled at once: the answer, the job, its items.
 	n := remediation.CancelWindow + 5
 	big := e.submit(tenantA, "revoke_sessions", identities(n, "big%d@contoso.com")...)
 	before := len(e.disp.calls)
 	got = cancel(big.ID, nil)
-	if got.Status != "queued" || !got.CancelRequested || got.Counts[remediation.ItemCanceled] != remediation.CancelWindow ||
-		got.Counts[remediation.ItemPending] != 5 {
-		t.Errorf("cancel of a job of %d items = %+v; want the first %d canceled", n, got, remediation.CancelWindow)
+	if got.Status != "queued" || !got.CancelRequested || got.Counts[remediation.ItemCanceled] != n ||
+		got.Counts[remediation.ItemPending] != 0 {
+		t.Errorf("cancel of a job of %d items = %+v; want every item canceled", n, got)
+	}
+	if st := e.storedJob(big.ID); st.Counts[remediation.ItemPending] != 5 || st.Counts[remediation.ItemCanceled] != remediation.CancelWindow {
+		t.Errorf("stored counts after the cancel = %v; want the first window's rows canceled, 5 left to the fan-out", st.Counts)
+	}
+	if got := decode[job](t, e.get("/v1/remediations/"+big.ID)); got.Counts[remediation.ItemCanceled] != n || got.Counts[remediation.ItemPending] != 0 {
+		t.Errorf("GET of the canceling job: counts %v", got.Counts)
+	}
+	for _, filter := range []string{"", "status=canceled&"} {
+		seen := 0
+		for cur := ""; ; {
+			page := decode[itemList](t, e.get("/v1/remediations/"+big.ID+"/items?"+filter+"limit=1000&cursor="+url.QueryEscape(cur)))
+			for _, x := range page.Items {
+				if x.Status != "canceled" || x.Detail != remediation.CanceledDetail {
+					t.Fatalf("items?%s lists %+v", filter, x)
+				}
+			}
+			seen += len(page.Items)
+			if cur = page.NextCursor; cur == "" {
+				break
+			}
+		}
+		if seen != n {
+			t.Errorf("items?%s lists %d items, want %d", filter, seen, n)
+		}
+	}
+	if p := decode[itemList](t, e.get("/v1/remediations/"+big.ID+"/items?status=pending")); len(p.Items) != 0 || p.Items == nil {
+		t.Errorf("status=pending lists %+v for the canceling job; want []", p.Items)
+	}
+	last := fmt.Sprintf("big%d@contoso.com", n-1)
+	if d := decode[struct{ Status, Detail string }](t, e.get("/v1/remediations/"+big.ID+"/items/"+last)); d.Status != "canceled" || d.Detail != remediation.CanceledDetail {
+		t.Errorf("GET item %s of the canceling job: %+v", last, d)
 	}
 	e.disp.mu.Lock()
 	calls := e.disp.calls[before:]

@@ -80,7 +80,7 @@ func (s *Server) withItems(ctx context.Context, j *remediation.Job) (resp jobWit
 	}
 	resp = jobWithItemsResponse{jobResponse: toJobResponse(j), Items: make([]itemResponse, 0, len(items))}
 	for _, it := range items {
-		resp.Items = append(resp.Items, toItemResponse(it))
+		resp.Items = append(resp.Items, toItemResponse(j.SeenItem(it)))
 	}
 	return resp, true
 }

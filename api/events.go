@@ -148,7 +148,7 @@ func (es *eventStream) update(ctx context.Context, j *remediation.Job) (done boo
 		return false, nil
 	}
 	if es.items != nil {
-		if err := es.changedItems(ctx); err != nil {
+		if err := es.changedItems(ctx, j); err != nil {
 			return false, err
 		}
 	}
@@ -176,13 +176,16 @@ func (es *eventStream) baseline(ctx context.Context) error {
 }
 
 // changedItems sends the items whose status, attempts or update time
-// differ from what the stream last saw, in seq order.
-func (es *eventStream) changedItems(ctx context.Context) error {
+// differ from what the stream last saw, in seq order, as readers of j see
+// them (remediation.Job.SeenItem; a job with item events is small enough
+// for its cancel to rewrite every row at once).
+func (es *eventStream) changedItems(ctx context.Context, j *remediation.Job) error {
 	items, _, err := es.s.cfg.Store.ListItems(ctx, es.jobID, remediation.ItemFilter{Limit: es.limit})
 	if err != nil {
 		return fmt.Errorf("list items of job %s: %w", es.jobID, err)
 	}
 	for _, it := range items {
+		it = j.SeenItem(it)
 		m := markOf(it)
 		if prev, ok := es.items[it.Seq]; ok && prev.equal(m) {
 			continue

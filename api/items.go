@@ -88,13 +88,22 @@ func (s *Server) handleItemList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	resp := itemListResponse{Items: []itemResponse{}}
+	if f.Status != "" {
+		// A canceling job's items not started are canceled for
+		// readers (remediation.Job.SeenStatuses).
+		if f.Statuses = j.SeenStatuses(f.Status); f.Statuses == nil {
+			return c.JSON(http.StatusOK, resp)
+		}
+		f.Status = ""
+	}
 	items, next, err := s.cfg.Store.ListItems(ctx, j.ID, f)
 	if err != nil {
 		return storeListError("list items of job "+j.ID, err)
 	}
-	resp := itemListResponse{Items: make([]itemResponse, 0, len(items)), NextCursor: next}
+	resp.NextCursor = next
 	for _, it := range items {
-		resp.Items = append(resp.Items, toItemResponse(it))
+		resp.Items = append(resp.Items, toItemResponse(j.SeenItem(it)))
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -126,7 +135,7 @@ func (s *Server) handleItemGet(c echo.Context) error {
 		}
 		return fmt.Errorf("get item %s of job %s: %w", identity, j.ID, err)
 	}
-	resp := itemDetailResponse{itemResponse: toItemResponse(it), AttemptLog: make([]callResponse, 0, len(calls))}
+	resp := itemDetailResponse{itemResponse: toItemResponse(j.SeenItem(it)), AttemptLog: make([]callResponse, 0, len(calls))}
 	for _, call := range calls {
 		resp.AttemptLog = append(resp.AttemptLog, toCallResponse(call))
 	}

@@ -84,10 +84,9 @@ type jobResponse struct {
 }
 
 func toJobResponse(j *remediation.Job) jobResponse {
-	counts := make(map[remediation.ItemStatus]int, len(remediation.ItemStatuses))
-	for _, st := range remediation.ItemStatuses {
-		counts[st] = j.Counts[st]
-	}
+	// A canceling job's items not started count as canceled
+	// (remediation.Job.SeenCounts).
+	counts := j.SeenCounts()
 	return jobResponse{
 		ID: j.ID, TenantID: j.TenantID, Action: j.Action, Status: j.Status,
 		Total: j.Total, DuplicatesMerged: j.Duplicates, Counts: counts,

@@ -23,6 +23,7 @@ type jobView struct {
 	Total      int            `json:"total"`
 	Counts     map[string]int `json:"counts"`
 	CreatedAt  time.Time      `json:"created_at"`
+	StartedAt  *time.Time     `json:"started_at"`
 	FinishedAt *time.Time     `json:"finished_at"`
 }
 
@@ -67,12 +68,13 @@ func (c *apiClient) job(ctx context.Context, id string) (jobView, error) {
 }
 
 // cancel cancels a job.
-func (c *apiClient) cancel(ctx context.Context, id string) error {
-	status, err := c.do(ctx, http.MethodPost, "/v1/remediations/"+id+"/cancel", []byte("{}"), nil)
+func (c *apiClient) cancel(ctx context.Context, id string) (jobView, error) {
+	var j jobView
+	status, err := c.do(ctx, http.MethodPost, "/v1/remediations/"+id+"/cancel", []byte("{}"), &j)
 	if err == nil && status >= 300 {
 		err = fmt.Errorf("cancel job %s: status %d", id, status)
 	}
-	return err
+	return j, err
 }
 
 // wait polls a job every interval until it is finished or timeout passes.

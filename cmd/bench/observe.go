@@ -56,7 +56,7 @@ func follow(ctx context.Context, c *apiClient, out io.Writer, label, id string, 
 			atEnd()
 			o := outcome{elapsed: time.Since(t0), stopped: true, done: terminal(j.Counts), counts: nonZero(j.Counts)}
 			fmt.Fprintf(out, "           %s: deadline %s reached at %d/%d items: canceling the job\n", label, deadline, o.done, j.Total)
-			if err := c.cancel(ctx, id); err != nil {
+			if _, err := c.cancel(ctx, id); err != nil {
 				return o, err
 			}
 			o.view, err = c.wait(ctx, id, 500*time.Millisecond, 2*time.Minute)

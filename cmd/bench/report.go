@@ -152,6 +152,8 @@ func (r *report) figures() [][2]string {
 	}
 	if a := r.Accept; a != nil {
 		add("5. accept a job", "%d identities (%.1f MB body) in %.0f ms", a.Identities, float64(a.BodyBytes)/1e6, a.PostMS)
+		add("5. cancel it", "answer in %.0f ms counting %d of %d canceled; every row canceled after %.0f ms",
+			a.CancelMS, a.AnswerCanceled, a.Identities, a.CanceledMS)
 	}
 	if p := r.Poll; p != nil {
 		add("5. GET /v1/remediations/{id}", "p50 %.1f ms, p99 %.1f ms at %.0f req/s (target %d), %d errors",

@@ -14,8 +14,11 @@ type acceptResult struct {
 	BodyBytes  int     `json:"body_bytes"`
 	PostMS     float64 `json:"post_ms"`
 	CancelMS   float64 `json:"cancel_ms"`
-	// CanceledMS is from the cancel request until every item is canceled
-	// (the job's status is canceled), polled every 20 ms.
+	// AnswerCanceled is the items the cancel's answer counts canceled
+	// (every item not started, whether its row is rewritten yet or not).
+	AnswerCanceled int `json:"answer_canceled"`
+	// CanceledMS is from the cancel request until every item's row is
+	// canceled (the job's status is canceled), polled every 20 ms.
 	CanceledMS float64     `json:"all_canceled_ms"`
 	Drain      drainResult `json:"after_cancel"`
 }
@@ -37,10 +40,11 @@ func runAccept(ctx context.Context, s *stack, c *apiClient, tenantID string, n i
 	}
 	r.PostMS = ms(took)
 	t := time.Now()
-	if err := c.cancel(ctx, j.ID); err != nil {
+	answer, err := c.cancel(ctx, j.ID)
+	if err != nil {
 		return nil, err
 	}
-	r.CancelMS = ms(time.Since(t))
+	r.CancelMS, r.AnswerCanceled = ms(time.Since(t)), answer.Counts["canceled"]
 	if _, err := c.wait(ctx, j.ID, 20*time.Millisecond, 2*time.Minute); err != nil {
 		return nil, err
 	}

@@ -65,19 +65,46 @@ type urgencyResult struct {
 
 // latencySet summarizes samples in milliseconds.
 type latencySet struct {
-	N        int     `json:"n"`
-	Failed   int     `json:"failed"`
-	P50MS    float64 `json:"p50_ms"`
-	P99MS    float64 `json:"p99_ms"`
-	MaxMS    float64 `json:"max_ms"`
+	N      int     `json:"n"`
+	Failed int     `json:"failed"`
+	P50MS  float64 `json:"p50_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	MaxMS  float64 `json:"max_ms"`
+	// Phases split the samples by the job's timestamps (store clock):
+	// the POST, created_at to started_at (queue, dequeue, the start's
+	// group transaction), started_at to finished_at (Graph calls, the
+	// finish's group transaction) and finished_at to its observation
+	// (commit, polling). Percentiles of each phase are taken on their own.
+	Phases   []phaseStat `json:"phases,omitempty"`
 	samples  []float64
+	phases   [4][]float64
 	failures atomic.Int64
 	mu       sync.Mutex
 }
 
+// phaseStat is one phase of the urgent jobs' latency.
+type phaseStat struct {
+	Name  string  `json:"name"`
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	MaxMS float64 `json:"max_ms"`
+}
+
+var phaseNames = [4]string{"POST", "created to started", "started to finished", "finished to seen"}
+
 func (l *latencySet) add(d time.Duration) {
 	l.mu.Lock()
 	l.samples = append(l.samples, ms(d))
+	l.mu.Unlock()
+}
+
+// addPhased adds a sample with its phases.
+func (l *latencySet) addPhased(d time.Duration, phases [4]time.Duration) {
+	l.mu.Lock()
+	l.samples = append(l.samples, ms(d))
+	for i, p := range phases {
+		l.phases[i] = append(l.phases[i], ms(p))
+	}
 	l.mu.Unlock()
 }
 
@@ -90,6 +117,16 @@ func (l *latencySet) finish() {
 	l.N, l.Failed = len(s), int(l.failures.Load())
 	if len(s) > 0 {
 		l.P50MS, l.P99MS, l.MaxMS = percentile(s, 0.50), percentile(s, 0.99), s[len(s)-1]
+	}
+	l.Phases = nil
+	for i, ps := range l.phases {
+		if len(ps) == 0 {
+			continue
+		}
+		ps = slices.Clone(ps)
+		slices.Sort(ps)
+		l.Phases = append(l.Phases, phaseStat{Name: phaseNames[i], P50MS: percentile(ps, 0.50),
+			P99MS: percentile(ps, 0.99), MaxMS: ps[len(ps)-1]})
 	}
 }
 
@@ -232,7 +269,7 @@ func urgentLoop(ctx context.Context, c *apiClient, e *quotaEnv, r *urgencyResult
 func urgentOne(c *apiClient, tenantID, id string, set *latencySet) {
 	ctx := context.Background()
 	t0 := time.Now()
-	j, _, err := c.submit(ctx, tenantID, submission{Action: "disable_user", Identities: []string{id}, Reason: "bench: urgent"})
+	j, post, err := c.submit(ctx, tenantID, submission{Action: "disable_user", Identities: []string{id}, Reason: "bench: urgent"})
 	if err != nil {
 		set.failures.Add(1)
 		return
@@ -242,11 +279,19 @@ func urgentOne(c *apiClient, tenantID, id string, set *latencySet) {
 		set.failures.Add(1)
 		return
 	}
-	end := time.Now()
+	seen := time.Now()
+	end := seen
 	if j.FinishedAt != nil && j.FinishedAt.Before(end) {
 		end = *j.FinishedAt
 	}
-	set.add(end.Sub(t0))
+	var phases [4]time.Duration
+	phases[0] = post
+	if j.StartedAt != nil && j.FinishedAt != nil {
+		phases[1] = j.StartedAt.Sub(j.CreatedAt)
+		phases[2] = j.FinishedAt.Sub(*j.StartedAt)
+		phases[3] = seen.Sub(*j.FinishedAt)
+	}
+	set.addPhased(end.Sub(t0), phases)
 }
 
 // pollLoop reads the job at rps (open loop: a request starts every 1/rps

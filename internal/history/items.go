@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/entraremediator/remediator/internal/remediation"
@@ -86,9 +88,17 @@ func (s *Store) ListItems(ctx context.Context, jobID string, f remediation.ItemF
 	defer wrap(&err, "history.ListItems(%s)", jobID)
 	a := args{jobID}
 	q := itemSelect + ` WHERE i.job_id = $1`
-	if f.Status != "" {
-		q += ` AND i.status = ` + a.add(string(f.Status))
-		if f.Status != remediation.ItemPending {
+	statuses := f.Statuses
+	if f.Status != "" && !slices.Contains(statuses, f.Status) {
+		statuses = append(slices.Clip(statuses), f.Status)
+	}
+	if len(statuses) > 0 {
+		ph := make([]string, len(statuses))
+		for i, st := range statuses {
+			ph[i] = a.add(string(st))
+		}
+		q += ` AND i.status IN (` + strings.Join(ph, ", ") + `)`
+		if !slices.Contains(statuses, remediation.ItemPending) {
 			q += ` AND i.status <> 'pending'` // lets the planner use the partial index items_status
 		}
 	}

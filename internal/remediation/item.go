@@ -70,8 +70,11 @@ type Item struct {
 // ItemFilter selects items of one job, in seq order.
 type ItemFilter struct {
 	Status ItemStatus
-	Limit  int
-	Cursor string
+	// Statuses, when not empty, selects the items in any of these
+	// statuses (with Status, if set, among them).
+	Statuses []ItemStatus
+	Limit    int
+	Cursor   string
 }
 
 // Call is one Graph call made for an item (its attempt log).

@@ -28,6 +28,22 @@ var itemTests = map[string]func(t *testing.T, s remediation.Store){
 		if err != nil || len(items) != 0 {
 			t.Fatalf("canceled items = %v, %v; want none", items, err)
 		}
+		// Several statuses: any of them, in seq order, paged.
+		f := remediation.ItemFilter{Statuses: []remediation.ItemStatus{remediation.ItemFailed, remediation.ItemPending}, Limit: 2}
+		items, next, err = s.ListItems(ctx, j.ID, f)
+		if err != nil || next == "" || len(items) != 2 || items[0].Seq != 0 || items[1].Seq != 2 {
+			t.Fatalf("failed or pending items, page 1 = %v, %q, %v; want seq 0, 2", items, next, err)
+		}
+		f.Cursor = next
+		items, next, err = s.ListItems(ctx, j.ID, f)
+		if err != nil || next != "" || len(items) != 2 || items[0].Seq != 3 || items[1].Seq != 5 {
+			t.Fatalf("failed or pending items, page 2 = %v, %q, %v; want seq 3, 5", items, next, err)
+		}
+		f = remediation.ItemFilter{Status: remediation.ItemSucceeded, Statuses: []remediation.ItemStatus{remediation.ItemFailed}}
+		items, _, err = s.ListItems(ctx, j.ID, f)
+		if err != nil || len(items) != 3 || items[0].Seq != 1 || items[1].Seq != 2 || items[2].Seq != 4 {
+			t.Fatalf("Status and Statuses = %v, %v; want seq 1, 2, 4", items, err)
+		}
 	},
 	"ListItemsUnknownJob": func(t *testing.T, s remediation.Store) {
 		_, _, err := s.ListItems(t.Context(), uuid.NewString(), remediation.ItemFilter{})
