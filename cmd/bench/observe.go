@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,5 +200,66 @@ func drainBulkQueue(s *stack) drainResult {
 			break
 		}
 	}
+	return r
+}
+
+// cpuSample is the CPU time (user + system, seconds) used so far by this
+// process, by the PostgreSQL server processes and by redis-server.
+type cpuSample struct{ self, postgres, redis float64 }
+
+// sampleCPU reads /proc. A server process that exits between two samples
+// takes its time with it: the bench's pools keep their backends for the
+// whole run, so this undercounts PostgreSQL only by what short-lived
+// connections used.
+func sampleCPU() cpuSample {
+	c := cpuSample{self: cpuSeconds()}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime stime: fields 14 and 15, counted
+		// after the closing parenthesis of comm (which may hold spaces).
+		open, end := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+		if open < 0 || end < open {
+			continue
+		}
+		comm, f := string(b[open+1:end]), strings.Fields(string(b[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		secs := (u + s) / clockTicks
+		switch {
+		case comm == "postgres":
+			c.postgres += secs
+		case strings.HasPrefix(comm, "redis-server"):
+			c.redis += secs
+		}
+	}
+	return c
+}
+
+// clockTicks is USER_HZ, the unit of /proc/[pid]/stat times (100 on
+// Linux for every architecture Go supports here).
+const clockTicks = 100
+
+// cpuPerK is CPU seconds per 1,000 items between two samples.
+type cpuPerK struct {
+	Self     float64 `json:"process"`
+	Postgres float64 `json:"postgres"`
+	Redis    float64 `json:"redis"`
+	Total    float64 `json:"total"`
+}
+
+func (c cpuSample) perK(since cpuSample, items int) cpuPerK {
+	k := float64(max(items, 1)) / 1000
+	r := cpuPerK{Self: (c.self - since.self) / k, Postgres: (c.postgres - since.postgres) / k, Redis: (c.redis - since.redis) / k}
+	r.Total = r.Self + r.Postgres + r.Redis
 	return r
 }

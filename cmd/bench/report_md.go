@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -27,14 +29,29 @@ func (r *report) mdSections(b *strings.Builder) {
 			"Redis commands are INFO commandstats deltas over the run (commands run inside Lua scripts included, INFO "+
 			"itself excluded; background polling of idle queues included).\n\n",
 			o.Ratio, counts(o.Counts), o.GraphRequests, float64(o.GraphRequests)/float64(max(o.Done, 1)), o.PostMS)
+		if len(o.RedisByCommand) > 0 {
+			p("Redis commands per item by name, ours / bare asynq (0.05 or more): %s.\n\n", commandMix(o.RedisByCommand, o.Bare.RedisByCommand))
+		}
 		if o.Stopped {
 			p("**Stopped at the deadline** (-job-deadline): %d of %d items were done; the rate is items done / time "+
 				"until the deadline, and the job was canceled. Redis commands per item are per item done, but include "+
 				"the fan-out of all %d items, so they overstate the steady state.\n\n", o.Done, o.Items, o.Items)
 		}
 		p("%s", drainNote(o.Drain))
-		p("CPU time of this process (API, workers, simulator, load generator): %.1f s per 1,000 items. Load average "+
-			"%s before, %s after (the machine is shared).\n\n", o.CPUSecondsPerKItem, o.LoadBefore, o.LoadAfter)
+		p("CPU time per 1,000 items (user + system, from /proc; this process holds the API, the workers, the "+
+			"simulator and the load generator):\n\n| | this process | PostgreSQL | redis-server | total | items/s the %d "+
+			"CPUs allow at most |\n|---|---|---|---|---|---|\n", runtime.NumCPU())
+		for _, x := range []struct {
+			name string
+			c    cpuPerK
+		}{{"ours", o.CPU}, {"bare asynq", o.Bare.CPU}} {
+			bound := "—"
+			if x.c.Total > 0 {
+				bound = fmt.Sprintf("%.0f", 1000*float64(runtime.NumCPU())/x.c.Total)
+			}
+			p("| %s | %.2f s | %.2f s | %.2f s | %.2f s | %s |\n", x.name, x.c.Self, x.c.Postgres, x.c.Redis, x.c.Total, bound)
+		}
+		p("\nLoad average %s before, %s after (the machine is shared).\n\n", o.LoadBefore, o.LoadAfter)
 		pgWaitTable(b, o.PGWaits)
 	}
 	if q := r.Quota; q != nil {
@@ -311,4 +328,26 @@ func doneOf(done, total int) string {
 		return fmt.Sprint(total)
 	}
 	return fmt.Sprintf("%d of %d", done, total)
+}
+
+// commandMix lists the commands of ours, most used first, with bare's
+// figure beside each.
+func commandMix(ours, bare map[string]float64) string {
+	names := slices.Collect(maps.Keys(ours))
+	for name := range bare {
+		if _, ok := ours[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(ours[b], ours[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s %.2f / %.2f", strings.ToUpper(name), ours[name], bare[name])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,8 @@ type overheadResult struct {
 	GraphRequests    int            `json:"graph_requests"`
 	RedisCmdsPerItem float64        `json:"redis_commands_per_item"`
 	RedisEvalPerItem float64        `json:"redis_script_runs_per_item"`
+	// RedisByCommand is RedisCmdsPerItem by command (0.05 per item or more).
+	RedisByCommand map[string]float64 `json:"redis_commands_per_item_by_name"`
 	// WritesPerTx is the item writes (transitions, attempt logs) per
 	// history transaction of the workers (group commit).
 	WritesPerTx float64    `json:"item_writes_per_transaction"`
@@ -38,8 +41,11 @@ type overheadResult struct {
 	Ratio       float64    `json:"ratio"`
 	// CPUSecondsPerKItem is this process's CPU time (API, workers,
 	// simulator, load generator) per 1,000 items done.
-	CPUSecondsPerKItem float64  `json:"process_cpu_s_per_1000_items"`
-	PGWaits            []pgWait `json:"postgres_sessions"`
+	CPUSecondsPerKItem float64 `json:"process_cpu_s_per_1000_items"`
+	// CPU is the CPU time per 1,000 items of this process, of
+	// PostgreSQL and of redis-server.
+	CPU     cpuPerK  `json:"cpu_s_per_1000_items"`
+	PGWaits []pgWait `json:"postgres_sessions"`
 	// Drain is set when the job was stopped at its deadline.
 	Drain      *drainResult `json:"after_cancel,omitempty"`
 	LoadBefore string       `json:"loadavg_before"`
@@ -49,11 +55,13 @@ type overheadResult struct {
 // bareResult is bare asynq: no-op handler, same Redis, same servers and
 // concurrency, tasks enqueued from 16 goroutines while the servers run.
 type bareResult struct {
-	Tasks            int     `json:"tasks"`
-	Seconds          float64 `json:"seconds"`
-	TasksPerS        float64 `json:"tasks_per_s"`
-	RedisCmdsPerItem float64 `json:"redis_commands_per_item"`
-	RedisEvalPerItem float64 `json:"redis_script_runs_per_item"`
+	Tasks            int                `json:"tasks"`
+	Seconds          float64            `json:"seconds"`
+	TasksPerS        float64            `json:"tasks_per_s"`
+	RedisCmdsPerItem float64            `json:"redis_commands_per_item"`
+	RedisEvalPerItem float64            `json:"redis_script_runs_per_item"`
+	RedisByCommand   map[string]float64 `json:"redis_commands_per_item_by_name"`
+	CPU              cpuPerK            `json:"cpu_s_per_1000_tasks"`
 }
 
 // runOverhead submits an N-identity revoke_sessions job against the
@@ -66,7 +74,7 @@ func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, ten
 	if err != nil {
 		return nil, err
 	}
-	reqs0, cpu0 := graphReqs(), cpuSeconds()
+	reqs0, cpu0 := graphReqs(), sampleCPU()
 	txs0, ops0 := s.groupStats()
 	stopWaits := pgWaits(ctx, s.cfg.dbURL, s.dbName)
 	t0 := time.Now()
@@ -78,12 +86,12 @@ func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, ten
 	r.PostMS = ms(took)
 	var (
 		after cmdStats
-		cpu1  float64
+		cpu1  cpuSample
 		reqs1 int
 	)
 	o, err := follow(ctx, c, out, "overhead", j.ID, t0, 200*time.Millisecond, s.cfg.jobDeadline, func() {
 		after, _ = commandStats(ctx, s.rdb)
-		cpu1, reqs1 = cpuSeconds(), graphReqs()
+		cpu1, reqs1 = sampleCPU(), graphReqs()
 	})
 	r.PGWaits = stopWaits()
 	if err != nil {
@@ -98,9 +106,11 @@ func runOverhead(ctx context.Context, s *stack, c *apiClient, out io.Writer, ten
 	done := float64(max(o.done, 1))
 	r.ItemsPerS = float64(o.done) / r.Seconds
 	r.GraphRequests = reqs1 - reqs0
-	r.CPUSecondsPerKItem = 1000 * (cpu1 - cpu0) / done
+	r.CPU = cpu1.perK(cpu0, o.done)
+	r.CPUSecondsPerKItem = r.CPU.Self
 	r.RedisCmdsPerItem = float64(after.calls-before.calls) / done
 	r.RedisEvalPerItem = float64(after.scripts-before.scripts) / done
+	r.RedisByCommand = after.perItem(before, o.done)
 	if txs, ops := s.groupStats(); txs > txs0 {
 		r.WritesPerTx = float64(ops-ops0) / float64(txs-txs0)
 	}
@@ -153,6 +163,7 @@ func runBareAsynq(ctx context.Context, s *stack, n int) (*bareResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpu0 := sampleCPU()
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	t0 := time.Now()
 	work := make(chan int)
@@ -189,6 +200,7 @@ func runBareAsynq(ctx context.Context, s *stack, n int) (*bareResult, error) {
 		return nil, fmt.Errorf("%d of %d tasks handled: %w", handled.Load(), n, errTimeout)
 	}
 	took := time.Since(t0)
+	cpu1 := sampleCPU()
 	after, err := commandStats(ctx, s.rdb)
 	if err != nil {
 		return nil, err
@@ -197,19 +209,36 @@ func runBareAsynq(ctx context.Context, s *stack, n int) (*bareResult, error) {
 		Tasks: n, Seconds: took.Seconds(), TasksPerS: float64(n) / took.Seconds(),
 		RedisCmdsPerItem: float64(after.calls-before.calls) / float64(n),
 		RedisEvalPerItem: float64(after.scripts-before.scripts) / float64(n),
+		RedisByCommand:   after.perItem(before, n),
+		CPU:              cpu1.perK(cpu0, n),
 	}, nil
 }
 
 // cmdStats sums INFO commandstats: every command (those run inside Lua
 // scripts included, as Redis counts them) and script runs alone.
-type cmdStats struct{ calls, scripts int64 }
+type cmdStats struct {
+	calls, scripts int64
+	byName         map[string]int64
+}
+
+// perItem returns the commands per item between two samples, by command
+// name, those above 0.05 per item.
+func (c cmdStats) perItem(since cmdStats, items int) map[string]float64 {
+	out := map[string]float64{}
+	for name, n := range c.byName {
+		if v := float64(n-since.byName[name]) / float64(max(items, 1)); v >= 0.05 {
+			out[name] = math.Round(v*100) / 100
+		}
+	}
+	return out
+}
 
 func commandStats(ctx context.Context, rdb *redis.Client) (cmdStats, error) {
 	info, err := rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return cmdStats{}, fmt.Errorf("INFO commandstats: %w", err)
 	}
-	var st cmdStats
+	st := cmdStats{byName: map[string]int64{}}
 	for line := range strings.SplitSeq(info, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_info" {
@@ -219,6 +248,7 @@ func commandStats(ctx context.Context, rdb *redis.Client) (cmdStats, error) {
 			if v, ok := strings.CutPrefix(kv, "calls="); ok {
 				n, _ := strconv.ParseInt(v, 10, 64)
 				st.calls += n
+				st.byName[strings.TrimPrefix(name, "cmdstat_")] += n
 				switch name {
 				case "cmdstat_eval", "cmdstat_evalsha", "cmdstat_eval_ro", "cmdstat_evalsha_ro", "cmdstat_fcall":
 					st.scripts += n

@@ -33,23 +33,30 @@ const (
 var takeScript = redis.NewScript(`
 local np, nc, nr, nf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxwait = tonumber(ARGV[5])
-local backoff = 0
-if nc > 0 and redis.call('EXISTS', unpack(KEYS, np + 1, np + nc)) > 0 then backoff = 1 end
+local function counted()
+  if nc > 0 and redis.call('EXISTS', unpack(KEYS, np + 1, np + nc)) > 0 then return 1 end
+  return 0
+end
 local pause, pidx = 0, 0
 for i = 1, np do
   local t = redis.call('PTTL', KEYS[i])
   if t > pause then pause, pidx = t, i end
 end
-if pause > 0 then return {1, tostring(pause / 1000), pidx, backoff} end
+if pause > 0 then return {1, tostring(pause / 1000), pidx, counted()} end
 local nb = nr + nf
-if nb == 0 then return {0, '0', 0, backoff} end
+if nb == 0 then return {0, '0', 0, counted()} end
 local t = redis.call('TIME')
 local now = (t[1] - 1483228800) + t[2] / 1000000
 local base = np + nc
-local raw = redis.call('MGET', unpack(KEYS, base + 1, base + nb))
+-- The failure counters are read with the buckets: one command less.
+local raw = redis.call('MGET', unpack(KEYS, np + 1, base + nb))
+local backoff = 0
+for i = 1, nc do
+  if raw[i] then backoff = 1 end
+end
 local tat, inc, burst = {}, {}, {}
 for i = 1, nb do
-  tat[i] = math.max(tonumber(raw[i]) or now, now)
+  tat[i] = math.max(tonumber(raw[nc + i]) or now, now)
   inc[i] = tonumber(ARGV[4 + 2 * i])
   burst[i] = tonumber(ARGV[5 + 2 * i])
 end
