@@ -73,6 +73,7 @@ func (w *Worker) handleItem(ctx context.Context, t *asynq.Task) error {
 	// running item (re-run after a crash) goes on: running items finish.
 	item, applied, err := w.store.TransitionItem(ctx, remediation.Transition{
 		JobID: p.JobID, Seq: p.Seq, From: nonTerminal, To: remediation.ItemRunning, CountAttempt: true,
+		Urgent: lane == budget.Urgent,
 	})
 	if remediation.ErrorCode(err) == remediation.ENOTFOUND {
 		w.log.WarnContext(ctx, "item task for an unknown item", slog.String("job_id", p.JobID), slog.Int("seq", p.Seq))
@@ -148,7 +149,7 @@ func (w *Worker) execute(ctx context.Context, exec remediation.Executor, tenant 
 			_, applied, err := w.store.TransitionItem(dctx, remediation.Transition{
 				JobID: item.JobID, Seq: item.Seq,
 				From: []remediation.ItemStatus{remediation.ItemRunning}, To: remediation.ItemRunning,
-				PriorState: prior,
+				PriorState: prior, Urgent: budget.LaneFrom(ctx) == budget.Urgent,
 			})
 			if err != nil {
 				return fmt.Errorf("worker: save prior state of item %d of job %s: %w", item.Seq, item.JobID, err)
@@ -266,6 +267,8 @@ func (w *Worker) transition(ctx context.Context, tr remediation.Transition) erro
 	if attached {
 		tr.Calls = pc.calls
 	}
+	// Items of small jobs keep out of the bulk writes' transactions.
+	tr.Urgent = tr.Urgent || budget.LaneFrom(ctx) == budget.Urgent
 	_, applied, err := w.store.TransitionItem(dctx, tr)
 	if err != nil {
 		return fmt.Errorf("worker: set item %d of job %s %s: %w", tr.Seq, tr.JobID, tr.To, err)

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,4 +44,57 @@ func TestUrgentJobRunsWhileBulkSlotsAreBusy(t *testing.T) {
 		t.Fatalf("the bulk item is %s, want still running (holding the only bulk slot)", it.Status)
 	}
 	b.waitJob(bulk.ID, 15*time.Second)
+}
+
+// urgentRecorder records, per job, whether the item transitions handed to
+// the store were marked Urgent.
+type urgentRecorder struct {
+	remediation.Store
+	mu   sync.Mutex
+	seen map[string][]bool
+}
+
+func (r *urgentRecorder) TransitionItem(ctx context.Context, tr remediation.Transition) (*remediation.Item, bool, error) {
+	r.mu.Lock()
+	r.seen[tr.JobID] = append(r.seen[tr.JobID], tr.Urgent)
+	r.mu.Unlock()
+	return r.Store.TransitionItem(ctx, tr)
+}
+
+// Every item transition of a small job is marked Urgent, so the store
+// keeps it out of bulk groups; none of a bulk job's is.
+func TestItemTransitionsCarryTheirLane(t *testing.T) {
+	b := setup(t, options{noStart: true})
+	rec := &urgentRecorder{Store: b.store, seen: map[string][]bool{}}
+	w, err := b.newWorker(func(c *worker.Config) { c.Store = rec })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.worker = w
+	b.start()
+	u1 := b.addUser(graphsim.UserSpec{UserPrincipalName: "u1@contoso.com", AccountEnabled: true})
+	u2 := b.addUser(graphsim.UserSpec{UserPrincipalName: "u2@contoso.com", AccountEnabled: true})
+	urgent := b.submit(remediation.ActionDisableUser, "urgent", u1.UserPrincipalName)
+	bulk := b.submit(remediation.ActionDisableUser, "bulk", u2.UserPrincipalName)
+	for _, j := range []*remediation.Job{urgent, bulk} {
+		if got := b.waitJob(j.ID, 10*time.Second); got.Counts[remediation.ItemSucceeded] != 1 {
+			t.Fatalf("job %s: %v", j.Priority, got.Counts)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, c := range []struct {
+		job  *remediation.Job
+		want bool
+	}{{urgent, true}, {bulk, false}} {
+		marks := rec.seen[c.job.ID]
+		if len(marks) < 2 { // start, prior state, finish
+			t.Errorf("%s job: %d transitions recorded", c.job.Priority, len(marks))
+		}
+		for i, m := range marks {
+			if m != c.want {
+				t.Errorf("%s job: transition %d Urgent = %v", c.job.Priority, i, m)
+			}
+		}
+	}
 }

@@ -14,7 +14,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxWait       = 10 * time.Second
-	DefaultBulkShare     = 0.95
+	DefaultBulkShare     = 0.98
 	DefaultBurstFraction = 0.02
 	DefaultCAMargin      = 100 * time.Millisecond
 	DefaultBackoffBase   = 2 * time.Second
@@ -30,7 +30,11 @@ type Options struct {
 	MaxWait time.Duration
 	// BulkShare is the part of every window budget (resource units,
 	// writes, tenant writes) the Bulk lane may use, in (0, 1]
-	// (DefaultBulkShare when zero).
+	// (DefaultBulkShare when zero). What bulk leaves keeps the shared
+	// bucket's burst free for Urgent work; beyond that, urgent calls still
+	// go first (they book the shared bucket, bulk calls must find it free),
+	// so a larger share costs urgency little and lets bulk run closer to
+	// the quota.
 	BulkShare float64
 	// BurstFraction is the part of a window budget that may be spent at
 	// once, in (0, 1) (DefaultBurstFraction when zero). The rest is spread

@@ -31,6 +31,12 @@ import (
 // An operation's domain error (an unknown item, say) is its own; any other
 // error rolls the group back, and its operations are then applied one by
 // one, so that one bad write cannot fail its neighbours.
+//
+// Urgent operations (remediation.Transition.Urgent: items of small jobs)
+// have a loop of their own. A group locks the rows of its jobs; a bulk
+// job's row is wanted by every group of its items, and a group that holds
+// an urgent item beside bulk ones would wait its turn for that row. Apart,
+// an urgent item's group only waits for other small jobs.
 
 const (
 	// maxGroup bounds the operations of one transaction.
@@ -42,11 +48,12 @@ const (
 // groupOp is one item write waiting for a group: a transition (tr set),
 // or Graph calls for an item's attempt log (tr nil).
 type groupOp struct {
-	ctx   context.Context
-	jobID string
-	seq   int
-	tr    *remediation.Transition
-	calls []remediation.Call
+	ctx    context.Context
+	jobID  string
+	seq    int
+	tr     *remediation.Transition
+	calls  []remediation.Call
+	urgent bool // applied by the urgent loop
 
 	// Results, reset by applyGroup (a failed group is applied again, one
 	// operation at a time).
@@ -89,11 +96,12 @@ func (g *group) move(jobID, fromCol, toCol string, started bool) {
 
 // groups is the store's group-commit machinery, started on first use.
 type groups struct {
-	once  sync.Once
-	queue chan *groupOp
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	loops int
+	once   sync.Once
+	queue  chan *groupOp
+	urgent chan *groupOp // Urgent operations, one loop
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	loops  int
 
 	// Counters for GroupStats.
 	txs, ops atomic.Int64
@@ -112,8 +120,12 @@ func (s *Store) inGroup(op *groupOp) error {
 	s.grp.once.Do(s.startGroups)
 	ctx := op.ctx
 	op.done = make(chan struct{})
+	q := s.grp.queue
+	if op.urgent {
+		q = s.grp.urgent
+	}
 	select {
-	case s.grp.queue <- op:
+	case q <- op:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.grp.stop:
@@ -125,10 +137,12 @@ func (s *Store) inGroup(op *groupOp) error {
 
 func (s *Store) startGroups() {
 	s.grp.queue = make(chan *groupOp)
+	s.grp.urgent = make(chan *groupOp)
 	s.grp.stop = make(chan struct{})
 	for range cmp.Or(s.grp.loops, 1) {
-		s.grp.wg.Go(s.groupLoop)
+		s.grp.wg.Go(func() { s.groupLoop(s.grp.queue) })
 	}
+	s.grp.wg.Go(func() { s.groupLoop(s.grp.urgent) })
 }
 
 // stopGroups ends the loops once the operations they hold are done.
@@ -142,11 +156,11 @@ func (s *Store) stopGroups() {
 	s.grp.wg.Wait()
 }
 
-func (s *Store) groupLoop() {
+func (s *Store) groupLoop(queue chan *groupOp) {
 	for {
 		var first *groupOp
 		select {
-		case first = <-s.grp.queue:
+		case first = <-queue:
 		case <-s.grp.stop:
 			return
 		}
@@ -154,7 +168,7 @@ func (s *Store) groupLoop() {
 	more:
 		for len(ops) < maxGroup {
 			select {
-			case op := <-s.grp.queue:
+			case op := <-queue:
 				ops = append(ops, op)
 			default:
 				break more

@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -197,5 +198,72 @@ func TestFailedGroupIsReplayedOneByOne(t *testing.T) {
 	}
 	if got.Counts[remediation.ItemRunning] != n-1 || got.Counts[remediation.ItemPending] != 1 {
 		t.Fatalf("counts %v; want %d running, 1 pending", got.Counts, n-1)
+	}
+}
+
+// TestUrgentTransitionsPassBulkLocks holds a bulk job's row lock (as a
+// long group transaction of another worker would) until every bulk group
+// loop of the store waits for it: an urgent item's transition of another
+// job still applies at once, in the urgent loop (without it, it would wait
+// for a loop, then time out).
+func TestUrgentTransitionsPassBulkLocks(t *testing.T) {
+	url := testenv.Postgres(t)
+	s, bulk, _ := groupJob(t, url, 4)
+	small, _, err := s.CreateJob(t.Context(), &remediation.Job{ID: "j2", TenantID: "t1",
+		Action: remediation.ActionDisableUser, Priority: "urgent", CreatedAt: time.Now()}, []string{"one@contoso.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait() // after the rollback (defers run last first)
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(t.Context(), `SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, bulk.ID); err != nil {
+		t.Fatal(err)
+	}
+	// One bulk item at a time, each in a group of its own once the
+	// previous one waits: every bulk loop (two on PostgreSQL) waits for
+	// the row.
+	for seq := range 2 {
+		wg.Go(func() {
+			_, ok, err := s.TransitionItem(context.Background(), remediation.Transition{JobID: bulk.ID, Seq: seq,
+				From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning})
+			if err != nil || !ok {
+				t.Errorf("bulk item %d: %v %v", seq, ok, err)
+			}
+		})
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var waiting int
+			if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting > seq {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d group transactions wait for the bulk job's row, want %d", waiting, seq+1)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	it, ok, err := s.TransitionItem(ctx, remediation.Transition{JobID: small.ID, Seq: 0,
+		From: []remediation.ItemStatus{remediation.ItemPending}, To: remediation.ItemRunning, Urgent: true})
+	if err != nil || !ok || it.Status != remediation.ItemRunning {
+		t.Fatalf("urgent transition while the bulk job's row is locked: %v %v %v", it, ok, err)
+	}
+	t.Logf("urgent transition applied in %s", time.Since(start))
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
 	}
 }

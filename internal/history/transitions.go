@@ -39,14 +39,14 @@ func (s *Store) lockJob(ctx context.Context, tx *sql.Tx, jobID string) (*lockedJ
 // requested; finished_at) when no item is left pending, running or
 // retrying. It also records the webhook deliveries of a failed item and of
 // a finished job (outbox.go). Concurrent transitions share a transaction
-// (group.go). ENOTFOUND for an unknown item, EINVALID for an unknown
-// status.
+// (group.go); an Urgent one shares it with urgent ones only. ENOTFOUND
+// for an unknown item, EINVALID for an unknown status.
 func (s *Store) TransitionItem(ctx context.Context, tr remediation.Transition) (item *remediation.Item, done bool, err error) {
 	defer wrap(&err, "history.TransitionItem(%s, %d, %s)", tr.JobID, tr.Seq, tr.To)
 	if _, ok := countColumn(tr.To); !ok {
 		return nil, false, remediation.Errorf(remediation.EINVALID, "unknown item status %q", tr.To)
 	}
-	op := &groupOp{ctx: ctx, jobID: tr.JobID, seq: tr.Seq, tr: &tr, calls: tr.Calls}
+	op := &groupOp{ctx: ctx, jobID: tr.JobID, seq: tr.Seq, tr: &tr, calls: tr.Calls, urgent: tr.Urgent}
 	if err := s.inGroup(op); err != nil {
 		return nil, false, err
 	}

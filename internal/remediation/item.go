@@ -141,4 +141,8 @@ type Transition struct {
 	// applies (in the same transaction); a call without an Attempt gets
 	// the item's attempt count.
 	Calls []Call
+	// Urgent is a hint: the item belongs to a small job whose latency
+	// matters (the urgent lane). The store applies it apart from bulk
+	// writes, so that it does not wait behind a bulk job's row lock.
+	Urgent bool
 }
