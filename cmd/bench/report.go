@@ -137,6 +137,7 @@ func (r *report) figures() [][2]string {
 	}
 	if q := r.Quota; q != nil {
 		add("2. bulk job", "%d identities, %d writes, %.0f writes/s allowed", q.Identities, q.Writes, q.AllowedWritesPS)
+		add("2. Redis commands per item under the quota", "%.1f (everything included: urgent jobs, polling, idle workers)", q.RedisCmdsPerItem)
 	}
 	for _, m := range r.MFA {
 		if m.Error != "" {

@@ -70,6 +70,12 @@ func (r *report) mdSections(b *strings.Builder) {
 				"deadline and best is the best time for the writes done by then, and the job was canceled.\n\n", q.Done, q.Identities)
 		}
 		p("%s", drainNote(q.Drain))
+		if q.RedisCmdsPerItem > 0 {
+			p("Redis commands per bulk item done, everything that ran meanwhile included (the urgent jobs of section 3, "+
+				"the polling of section 5 through the API's rate limiter, idle polling): **%.1f**. The items wait for "+
+				"their budget in asynq's scheduled set at their paced start time, not by bouncing through Redis. By "+
+				"name: %s.\n\n", q.RedisCmdsPerItem, commandMix(q.RedisByCommand, nil))
+		}
 		pgWaitTable(b, q.PGWaits)
 		p("![Graph writes per second](writes.svg)\n\n")
 		p("Admitted Graph writes per second of the tenant (the simulator's WriteTimeline), from the POST on, with the " +

@@ -53,6 +53,11 @@ type quotaResult struct {
 	WritesPerSecond  []int          `json:"writes_per_second"`
 	QuotaWindowSecs  float64        `json:"write_window_s"`
 	QuotaWindowLimit int            `json:"write_window_limit"`
+	// RedisCmdsPerItem is every Redis command during the job (its items,
+	// the urgent jobs, the polling's API rate limiter, idle polling) per
+	// bulk item done: bounces through Redis would show here.
+	RedisCmdsPerItem float64            `json:"redis_commands_per_item_all_included"`
+	RedisByCommand   map[string]float64 `json:"redis_commands_per_item_by_name"`
 }
 
 // urgencyResult is scenario 3: POST → succeeded for single-identity jobs.
@@ -153,6 +158,10 @@ func runQuota(ctx context.Context, s *stack, c *apiClient, out io.Writer, e *quo
 	go func() { seqDone <- runSequentialBaseline(ctx, e.sim, e.seq, e.seqAdded, e.seqIDs) }()
 
 	before := e.bulk.Stats()
+	cmds0, err := commandStats(ctx, s.rdb)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	stopWaits := pgWaits(ctx, s.cfg.dbURL, s.dbName)
 	t0 := time.Now()
 	j, _, err := c.submit(ctx, e.bulk.ID(), submission{Action: "disable_user", Identities: e.ids, Reason: "bench: quota"})
@@ -167,9 +176,13 @@ func runQuota(ctx context.Context, s *stack, c *apiClient, out io.Writer, e *quo
 	side.Go(func() { urgentLoop(sideCtx, c, e, urg) })
 	side.Go(func() { pollLoop(sideCtx, c, j.ID, poll) })
 
-	var after graphsim.TenantStats
+	var (
+		after graphsim.TenantStats
+		cmds1 cmdStats
+	)
 	o, err := follow(ctx, c, out, "quota", j.ID, t0, 500*time.Millisecond, s.cfg.jobDeadline, func() {
 		after = e.bulk.Stats()
+		cmds1, _ = commandStats(ctx, s.rdb)
 		stopSide()
 	})
 	stopSide()
@@ -186,6 +199,10 @@ func runQuota(ctx context.Context, s *stack, c *apiClient, out io.Writer, e *quo
 	if o.stopped {
 		d := drainBulkQueue(s)
 		r.Drain = &d
+	}
+	if cmds1.byName != nil {
+		r.RedisCmdsPerItem = float64(cmds1.calls-cmds0.calls) / float64(max(o.done, 1))
+		r.RedisByCommand = cmds1.perItem(cmds0, o.done)
 	}
 	r.AllowedWritesPS, r.BurstWrites, r.QuotaWindowSecs = allowedWriteRate(e.timeScale)
 	r.QuotaWindowLimit = r.BurstWrites
