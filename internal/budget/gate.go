@@ -216,17 +216,6 @@ func (g *Gate) acquire(ctx context.Context, tenantID string, limits Limits, cost
 			}
 		case statusReserved:
 			held, reserve = append(held, reserve...), nil
-		case statusBooked:
-			// Every bucket is booked for the end of the sleep.
-			held, reserve = append(append(held, reserve...), p.conform...), nil
-			if onWait != nil {
-				onWait(name, r.wait)
-			}
-			if err := sleep(ctx, r.wait); err != nil {
-				return res, fmt.Errorf("budget: tenant %s: %w", tenantID, err)
-			}
-			res.waited += r.wait
-			return res, nil
 		default:
 			return res, fmt.Errorf("budget: tenant %s: unexpected script status %d", tenantID, r.status)
 		}

@@ -229,40 +229,6 @@ func TestRedisCommandsPerAcquire(t *testing.T) {
 	}
 }
 
-// A bulk call whose wait is within takeLookahead books every bucket in one
-// script run (statusBooked) instead of coming back for the shared ones:
-// paced items arriving a little early do not take twice.
-func TestShortBulkWaitIsOneScriptRun(t *testing.T) {
-	e := newEnv(t)
-	g, hook := e.gate(Options{MaxWait: 5 * time.Second})
-	l := Limits{Writes: 100, WritesWindow: time.Second}                 // bulk: 2 + 96/s, shared: 2 + 98/s
-	if _, err := g.Acquire(bg, "warm-up", l, write, Bulk); err != nil { // loads the script
-		t.Fatal(err)
-	}
-	ten := tenant(t)
-	var waits int
-	start := time.Now()
-	for i := range 8 {
-		sent := hook.n.Load()
-		w, err := g.Acquire(bg, ten, l, write, Bulk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w > 0 {
-			waits++
-		}
-		if sent = hook.n.Load() - sent; sent != 1 {
-			t.Errorf("call %d (waited %s): %d script runs, want 1", i, w, sent)
-		}
-	}
-	if waits == 0 {
-		t.Error("no call waited: the bucket never ran short")
-	}
-	if took := time.Since(start); took < 50*time.Millisecond {
-		t.Errorf("8 bulk calls at 96/s after a burst of 2 took %s, want at least 6 emission intervals", took)
-	}
-}
-
 // A cost larger than a bucket's burst can never be granted: it is an
 // error, not an endless wait.
 func TestAcquireRejectsImpossibleCalls(t *testing.T) {

@@ -1,10 +1,6 @@
 package budget
 
-import (
-	"strconv"
-
-	"github.com/redis/go-redis/v9"
-)
+import "github.com/redis/go-redis/v9"
 
 // Script results (first element of takeScript's reply).
 const (
@@ -12,16 +8,7 @@ const (
 	statusPaused   = 1 // a pause key is set; wait it out, nothing taken
 	statusRefused  = 2 // the wait exceeds the caller's limit; nothing taken
 	statusReserved = 3 // the reserve buckets are booked; sleep, then run the conform phase
-	statusBooked   = 4 // every bucket is booked for a time at most takeLookahead ahead; sleep, then go
 )
-
-// takeLookahead (s) is how far ahead a bulk call may book the conform
-// (shared) buckets together with its reserve buckets, in one script run,
-// instead of coming back for them. Paced items arrive a few milliseconds
-// around their slot; without it, each one a little early takes twice. It
-// bounds what urgent work can find booked ahead of it in the shared
-// buckets (see takeScript).
-const takeLookahead = 0.05
 
 // takeScript takes tokens from several GCRA buckets at once, all or none.
 // The GCRA arithmetic and the state (the "theoretical arrival time" in
@@ -39,8 +26,6 @@ const takeLookahead = 0.05
 // each bucket's state advances as if the call ran at "at". Conform buckets
 // must allow the call now; when they do not, the reserve buckets are still
 // booked (held) and the caller comes back for the conform buckets alone.
-// When "at" is at most takeLookahead ahead and the conform buckets allow
-// the call by then, all are booked for "at" at once (statusBooked).
 //
 // Reply: {status, wait (s, string), index of the limiting key (1-based in
 // its group: pause keys, or reserve then conform buckets), backoff (1 when
@@ -48,7 +33,6 @@ const takeLookahead = 0.05
 var takeScript = redis.NewScript(`
 local np, nc, nr, nf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local maxwait = tonumber(ARGV[5])
-local lookahead = ` + strconv.FormatFloat(takeLookahead, 'f', -1, 64) + `
 local function counted()
   if nc > 0 and redis.call('EXISTS', unpack(KEYS, np + 1, np + nc)) > 0 then return 1 end
   return 0
@@ -93,10 +77,6 @@ end
 local at, idx = allow_at(1, nr)
 if at - now > maxwait then return {2, tostring(at - now), idx, backoff} end
 if at > now then
-  if nf > 0 and at - now <= lookahead and allow_at(nr + 1, nb) <= at then
-    book(1, nb, at)
-    return {4, tostring(at - now), idx, backoff}
-  end
   book(1, nr, at)
   return {3, tostring(at - now), idx, backoff}
 end
