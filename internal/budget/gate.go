@@ -14,7 +14,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxWait       = 10 * time.Second
-	DefaultBulkShare     = 0.98
+	DefaultBulkShare     = 0.97
 	DefaultBurstFraction = 0.02
 	DefaultCAMargin      = 100 * time.Millisecond
 	DefaultBackoffBase   = 2 * time.Second

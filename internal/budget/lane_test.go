@@ -58,14 +58,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// While 16 bulk callers saturate a tenant's writes (at the default 98 %
+// While 16 bulk callers saturate a tenant's writes (at the default 97 %
 // share), a single urgent call gets its token within about one emission
 // interval, and a late bulk call queues behind the bulk backlog.
 func TestUrgentLaneWhileBulkSaturates(t *testing.T) {
 	e := newEnv(t)
 	ten := tenant(t)
 	opts := Options{BurstFraction: 0.2, MaxWait: 5 * time.Second}
-	l := Limits{Writes: 40, WritesWindow: time.Second} // shared: 8 + 32/s; bulk: 8 + 31/s
+	l := Limits{Writes: 40, WritesWindow: time.Second} // shared: 8 + 32/s; bulk: 8 + 30/s
 	ctx, stop := context.WithCancel(bg)
 	defer stop()
 	wait, grants := saturate(ctx, t, e, opts, ten, l, 16)
@@ -95,8 +95,8 @@ func TestUrgentLaneWhileBulkSaturates(t *testing.T) {
 	if bulkWait < 250*time.Millisecond {
 		t.Errorf("a bulk call waited only %s: the bulk lane was not saturated", bulkWait)
 	}
-	if n := maxInWindow(times, 900*time.Millisecond); n > 39 {
-		t.Errorf("%d bulk writes in one window, bulk budget 39 per second", n)
+	if n := maxInWindow(times, 900*time.Millisecond); n > 38 {
+		t.Errorf("%d bulk writes in one window, bulk budget 38 per second", n)
 	}
 }
 
