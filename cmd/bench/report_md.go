@@ -73,8 +73,10 @@ func (r *report) mdSections(b *strings.Builder) {
 		if q.RedisCmdsPerItem > 0 {
 			p("Redis commands per bulk item done, everything that ran meanwhile included (the urgent jobs of section 3, "+
 				"the polling of section 5 through the API's rate limiter, idle polling): **%.1f**. The items wait for "+
-				"their budget in asynq's scheduled set at their paced start time, not by bouncing through Redis. By "+
-				"name: %s.\n\n", q.RedisCmdsPerItem, commandMix(q.RedisByCommand, nil))
+				"their budget in asynq's scheduled set at their paced start time, not by bouncing through Redis; against "+
+				"section 1 (no pacing, no polling) the extra commands are the scheduled set (ZADD, ZREM, HSET), the "+
+				"API's rate limiter, idle polling, and a second budget script for most items (a bulk item books its "+
+				"lane's buckets, sleeps, then takes the shared ones: EVALSHA, TIME, MGET, PTTL). By name: %s.\n\n", q.RedisCmdsPerItem, commandMix(q.RedisByCommand, nil))
 		}
 		pgWaitTable(b, q.PGWaits)
 		p("![Graph writes per second](writes.svg)\n\n")
